@@ -1,0 +1,115 @@
+"""The booking run: receipts in, entries and the error list out.
+
+This is the loop the other runners (CLI, ledger, targets, tests) call. It is
+the only place that sees the whole batch: it reports duplicate ids, sorts
+receipts into booked / open / voided / errors, and hands each completed
+receipt to the pure per-receipt stages (receipts → facts → postings) before
+the entry builder groups what they booked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .entries import Entry, EntryBuilder
+from .postings import Booking, ReceiptError, book_receipt
+from .receipts import Receipt, ReceiptInvalid, Records, _FloatSeen, read_receipt, receipt_id, schema_message
+from .ruleset import RuleSet
+
+
+@dataclass
+class BookResult:
+    """The outcome of booking one batch: plain data, in the order of SPEC §7."""
+
+    entries: list[Entry]
+    errors: list[ReceiptError]
+    open: list[str]
+    voided: list[str]
+    bookings: list[Booking] = field(default_factory=list)  # per receipt, when asked for
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _as_records(receipts) -> Records:
+    if isinstance(receipts, Records):
+        return receipts
+    return Records("<api>", list(receipts))
+
+
+def _read(records: Records, i: int) -> tuple[object, Receipt | None, str | None]:
+    """Decode and check item i: (decoded object, receipt or None, error message or None)."""
+    obj = records.get(i)
+    try:
+        return obj, read_receipt(obj), None
+    except _FloatSeen:
+        if not records.raw and type(records.items[i]) is not bytes:
+            return obj, None, "an amount is a binary float; give amounts as decimal strings or Decimal"
+        obj = records.get_exact(i)
+        try:
+            return obj, read_receipt(obj), None
+        except ReceiptInvalid as e:
+            return obj, None, schema_message(obj) or str(e)
+    except ReceiptInvalid as e:
+        return obj, None, schema_message(obj) or str(e)
+
+
+def book(ruleset: RuleSet, receipts: Records | Iterable[dict], keep_bookings: bool = False,
+         selected=None) -> BookResult:
+    """Book a batch of receipts (decoded dicts, or `Records` from `read_input`).
+
+    `selected(receipt) -> bool` narrows the batch (by store, register, id);
+    `keep_bookings` keeps each receipt's Booking, for the ledger and explain.
+    """
+    records = _as_records(receipts)
+    builder = EntryBuilder(ruleset)
+    first: dict[str, int] = {}  # id → index of its first occurrence
+    duplicates: dict[str, int] = {}  # id → how often it occurs
+    status: dict[str, str] = {}  # id → booked | open | voided | error
+    errors: dict[str, str] = {}
+    bookings: dict[str, Booking] = {}
+
+    for i in range(len(records)):
+        obj, receipt, problem = _read(records, i)
+        rid = receipt.id if receipt else receipt_id(obj, i)
+        if rid in first:
+            duplicates[rid] = duplicates.get(rid, 1) + 1
+            continue
+        first[rid] = i
+        if problem is not None:
+            status[rid], errors[rid] = "error", problem
+            continue
+        if selected is not None and not selected(receipt):
+            continue
+        if receipt.status != "completed":
+            status[rid] = receipt.status
+            continue
+        booking = book_receipt(receipt, ruleset)
+        if isinstance(booking, ReceiptError):
+            status[rid], errors[rid] = "error", booking.message
+            continue
+        status[rid] = "booked"
+        builder.add(booking)
+        if keep_bookings:
+            bookings[rid] = booking
+
+    for rid, count in duplicates.items():
+        # Which copy is right cannot be known: book none of them.
+        if status.get(rid) == "booked":
+            booking = bookings.pop(rid, None)
+            if booking is None:
+                _, receipt, _ = _read(records, first[rid])
+                booking = book_receipt(receipt, ruleset)
+            builder.remove(booking)
+        status[rid] = "error"
+        errors[rid] = f"id {rid} occurs {count} times in this input; none of them is booked"
+
+    return BookResult(
+        entries=builder.entries(),
+        errors=[ReceiptError(rid, errors[rid]) for rid in sorted(errors)],
+        open=sorted(rid for rid, s in status.items() if s == "open"),
+        voided=sorted(rid for rid, s in status.items() if s == "voided"),
+        bookings=[bookings[rid] for rid in sorted(bookings)] if keep_bookings else [],
+    )
