@@ -32,6 +32,7 @@ from .ruleset import (
     Rule,
     RuleSet,
     SourceMapping,
+    TargetSetting,
     Vat,
 )
 from .syntax import Statement, Word, parse
@@ -110,6 +111,7 @@ class _Compiler:
         self.methods: dict[str, Method] = {}
         self.attributes: dict[str, Word] = {}
         self.targets: dict[str, dict[str, str]] = {}
+        self.target_settings: list[TargetSetting] = []
         self.sources: list[SourceMapping] = []
         self.rules: list[Rule] = []
         self.singletons: dict[str, Position] = {}
@@ -226,6 +228,7 @@ class _Compiler:
         if key in settings:
             self.d.error(st["setting"].pos, f"setting '{key}' of target '{st['target'].text}' is given twice")
         settings[key] = st["value"].text
+        self.target_settings.append(TargetSetting(st["target"].text, key, st["value"].text, st["value"].pos))
 
     def source_(self, st: Statement) -> None:
         what = st["what"]
@@ -417,6 +420,7 @@ class _Compiler:
             counter_debtor=self.counter_debtor, group_by=self.group_by, describe=self.describe,
             journals=self.journals, accounts=self.accounts, vats=self.vats, methods=self.methods,
             attributes=tuple(self.attributes), rules=tuple(self.rules), targets=self.targets,
+            target_settings=tuple(self.target_settings),
             sources=tuple(self.sources), matcher=matcher,
         )
 

@@ -128,6 +128,16 @@ class SourceMapping:
     pos: Position
 
 
+@dataclass(frozen=True)
+class TargetSetting:
+    """`target exact-online division "123456"`: one setting of one payload target."""
+
+    target: str
+    setting: str
+    value: str
+    pos: Position
+
+
 @dataclass
 class RuleSet:
     client: str
@@ -143,6 +153,7 @@ class RuleSet:
     attributes: tuple[str, ...]  # declared keys of a receipt's free-form `attributes`
     rules: tuple[Rule, ...]
     targets: dict[str, dict[str, str]] = field(default_factory=dict)  # target → setting → value
+    target_settings: tuple[TargetSetting, ...] = ()  # the same, with positions for diagnostics
     sources: tuple[SourceMapping, ...] = ()
     files: tuple[str, ...] = ()  # the rule file and everything it includes
     matcher: object = None  # engine.matcher.Matcher, built by the compiler
