@@ -397,7 +397,9 @@ class _Compiler:
             self.d.error(Position(self.main, 1, 1), "no currency declared; add `currency EUR` (or another ISO 4217 code)")
         self.check_describe()
         self.check_counter_debtor(by_pos)
-        self.check_coverage()
+        if not self.d.errors:
+            # Coverage of a file with broken statements would only repeat what they broke.
+            self.check_coverage()
         self.check_sources()
         receipt_attrs = RECEIPT_ATTRIBUTES + tuple(self.attributes)
         matcher = Matcher(self.rules, receipt_attrs)

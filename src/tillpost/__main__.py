@@ -1,0 +1,3 @@
+from tillpost.cli import main
+
+main()
