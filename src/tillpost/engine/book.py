@@ -42,6 +42,8 @@ def _as_records(receipts) -> Records:
 def _read(records: Records, i: int) -> tuple[object, Receipt | None, str | None]:
     """Decode and check item i: (decoded object, receipt or None, error message or None)."""
     obj = records.get(i)
+    if records.errors and i in records.errors:
+        return obj, None, records.errors[i]
     try:
         return obj, read_receipt(obj), None
     except _FloatSeen:

@@ -58,9 +58,12 @@ def receipt_facts(receipt: Receipt, ruleset: RuleSet) -> list[Fact]:
     vats = ruleset.vats
     reasons: list[str] = []
 
-    def amount(value: Decimal, where: str) -> None:
-        if value.as_tuple().exponent < -ruleset.decimals and value != value.quantize(exp):
+    def amount(value: Decimal, where: str) -> Decimal:
+        """The amount in the currency's cents; an amount finer than that is an error, not rounded."""
+        cents = value.quantize(exp)
+        if cents != value:
             reasons.append(f"{where} {value} has more decimals than {ruleset.currency} has ({ruleset.decimals})")
+        return cents
 
     if receipt.currency != ruleset.currency:
         reasons.append(f"currency {receipt.currency} is not the rule file's {ruleset.currency}")
@@ -69,25 +72,22 @@ def receipt_facts(receipt: Receipt, ruleset: RuleSet) -> list[Fact]:
     grosses: list[Decimal] = []
     by_vat: dict[str, list[int]] = {}
     for i, line in enumerate(receipt.lines):
-        if line.discount:
-            amount(line.discount, f"lines[{i}].discount")
-        grosses.append((line.quantity * line.unit_price - line.discount).quantize(exp, ROUND_HALF_UP))
+        discount = amount(line.discount, f"lines[{i}].discount") if line.discount else ZERO
+        grosses.append((line.quantity * line.unit_price - discount).quantize(exp, ROUND_HALF_UP))
         if line.vat not in vats:
             reasons.append(f"lines[{i}] has VAT name '{line.vat}', which the rule file does not declare")
         by_vat.setdefault(line.vat, []).append(i)
 
     printed: dict[str, Decimal] = {}
     for name, value in receipt.vat:
-        amount(value, f"vat[{name}]")
+        value = amount(value, f"vat[{name}]")
         if name not in vats:
             reasons.append(f"printed VAT name '{name}' is not declared in the rule file")
         elif name in printed:
             reasons.append(f"VAT name '{name}' is printed twice")
         printed[name] = value
-    for payment in receipt.payments:
-        amount(payment.amount, f"payment {payment.method}")
-    if receipt.cash_rounding:
-        amount(receipt.cash_rounding, "cash_rounding")
+    paid = [amount(p.amount, f"payment {p.method}") for p in receipt.payments]
+    rounding = amount(receipt.cash_rounding, "cash_rounding") if receipt.cash_rounding else ZERO
     if reasons:
         raise FactsError(reasons)
 
@@ -115,19 +115,19 @@ def receipt_facts(receipt: Receipt, ruleset: RuleSet) -> list[Fact]:
     facts = [Fact("sale", nets[i], (line.category, line.sku, line.vat), f"lines[{i}]")
              for i, line in enumerate(receipt.lines)]
     facts += [Fact("tax", value, (name,), f"vat[{name}]") for name, value in taxes.items()]
-    facts += [Fact("payment", p.amount, (p.method,), f"payments[{i}]") for i, p in enumerate(receipt.payments)]
+    facts += [Fact("payment", paid[i], (p.method,), f"payments[{i}]") for i, p in enumerate(receipt.payments)]
     for i, line in enumerate(receipt.lines):
         if line.cost is not None:
             facts.append(Fact("cost", (line.quantity * line.cost).quantize(exp, ROUND_HALF_UP),
                               (line.category, line.sku), f"lines[{i}].cost"))
-    if receipt.cash_rounding:
-        facts.append(Fact("rounding", receipt.cash_rounding, (), "cash_rounding"))
+    if rounding:
+        facts.append(Fact("rounding", rounding, (), "cash_rounding"))
 
     total = sum(nets) + sum(taxes.values())
-    paid = sum(p.amount for p in receipt.payments)
-    if total != paid + receipt.cash_rounding:
+    paid = sum(paid, ZERO)
+    if total != paid + rounding:
         raise FactsError([
-            f"payments {fmt(paid, exp)} + cash rounding {fmt(receipt.cash_rounding, exp)} do not match the "
+            f"payments {fmt(paid, exp)} + cash rounding {fmt(rounding, exp)} do not match the "
             f"receipt total {fmt(total, exp)} (sales {fmt(sum(nets), exp)} + VAT {fmt(sum(taxes.values()), exp)})"
         ])
     return facts

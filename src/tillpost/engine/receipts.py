@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
@@ -324,6 +324,9 @@ class Records:
     raw: bytes = b""  # the whole document, to decode it again exactly
     line_numbers: list | None = None  # JSON Lines: the file line of each item
     exact: bool = False  # decoded with Decimal fractions already
+    # Source adapters: item index → why that source record could not be read. Its item is
+    # a stub {"id": …}; booking reports it as an error for that id instead of reading it.
+    errors: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.items)
