@@ -1,0 +1,1 @@
+"""The consultant workflow: client folders, snapshot-locked cases, fmt, diff and lint."""
