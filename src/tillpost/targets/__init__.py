@@ -1,12 +1,364 @@
-"""Payload targets: canonical entries → an accounting package's import format."""
+"""Payload targets: canonical entries → an accounting package's import format.
+
+Each target is a folder here: `manifest.yaml` (what it renders, its file
+extension, the settings it takes, what it cannot express) and Jinja templates.
+Python builds one context from the canonical journal (SPEC §7) and the rule
+file's declarations; templates only lay it out. Amounts, dates and receipt text
+go through the filters of `filters.py`, so no template formats money or escapes
+text by hand.
+
+    from tillpost.targets import render
+    rendering = render(result, ruleset, "hledger")   # BookResult or canonical dict
+    rendering.errors                                 # entries the target cannot express
+    rendering.documents                              # [Document(name, text)]
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
 
-import click
+import yaml
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, UndefinedError
+
+from ..engine.diagnostics import Diagnostics
+from ..engine.ruleset import RuleSet
+from . import filters
+
+HERE = Path(__file__).resolve().parent
+SINGLE = "single"  # one document for the whole batch
+PER_INVOICE = "per-invoice"  # one document per individual sales entry (one receipt)
+PER_JOURNAL = "per-journal"
 
 
-def render_to(result, ruleset, target: str, out: str | None) -> None:
-    click.echo(f"tillpost: unknown target '{target}'", err=True)
-    sys.exit(2)
+class TargetError(Exception):
+    """The target cannot render at all: unknown, or a required setting is missing."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    description: str
+    required: bool = False
+    default: str | None = None
+    choices: tuple[str, ...] = ()
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    description: str
+    extension: str
+    format: str  # xml | json | text | csv: decides autoescape and how documents are joined
+    renders: str  # entries | invoices | both
+    documents: str  # single | per-invoice | per-journal
+    template: str
+    folder: Path
+    settings: dict[str, Setting] = field(default_factory=dict)
+    debtors: bool = True  # can it carry a debtor on a line?
+    vat_codes: bool = False  # does it need a `code` on every VAT it writes?
+    sales_debtor: bool = False  # does a sales entry need exactly one debtor line (the invoice's customer)?
+    validated_by: str = ""
+    docs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Document:
+    name: str  # a file name, for targets that write a folder
+    text: str
+
+
+@dataclass
+class Rendering:
+    target: Target
+    documents: list[Document]
+    errors: list[str]  # one per entry the target cannot express, naming entry and target
+
+    @property
+    def text(self) -> str:
+        """All documents as one text (the single document of a single-document target)."""
+        return "".join(d.text for d in self.documents)
+
+
+def _load(folder: Path) -> Target:
+    data = yaml.safe_load((folder / "manifest.yaml").read_text(encoding="utf-8"))
+    settings = {
+        name: Setting(name, s.get("description", ""), bool(s.get("required", False)),
+                      None if s.get("default") is None else str(s["default"]),
+                      tuple(s.get("choices", ())), s.get("pattern"))
+        for name, s in (data.get("settings") or {}).items()
+    }
+    return Target(
+        name=data["name"], description=data["description"], extension=data["extension"],
+        format=data["format"], renders=data["renders"], documents=data.get("documents", SINGLE),
+        template=data.get("template", "document.j2"), folder=folder, settings=settings,
+        debtors=data.get("debtors", True), vat_codes=data.get("vat_codes", False),
+        sales_debtor=data.get("sales_debtor", False), validated_by=data.get("validated_by", ""),
+        docs=tuple(data.get("docs", ())),
+    )
+
+
+@cache
+def targets() -> dict[str, Target]:
+    """Every bundled target, by name."""
+    found = {}
+    for folder in sorted(HERE.iterdir()):
+        if (folder / "manifest.yaml").is_file():
+            target = _load(folder)
+            found[target.name] = target
+    return found
+
+
+def get_target(name: str) -> Target:
+    try:
+        return targets()[name]
+    except KeyError:
+        raise TargetError(f"unknown target '{name}'; the targets are: {', '.join(targets())}") from None
+
+
+# -- settings -----------------------------------------------------------------------------
+
+
+def check_target_settings(ruleset: RuleSet, diagnostics: Diagnostics | None = None) -> Diagnostics:
+    """Diagnostics for the rule file's `target` lines: unknown targets and settings, bad values,
+    and required settings missing from a target the file configures. `tillpost check` can call it."""
+    import re
+
+    d = diagnostics if diagnostics is not None else Diagnostics()
+    for file in ruleset.files:
+        if file not in d.sources and os.path.isfile(file):
+            d.add_source(file, Path(file).read_text(encoding="utf-8"))
+    known = targets()
+    first_pos = {}
+    for ts in ruleset.target_settings:
+        first_pos.setdefault(ts.target, ts.pos)
+        target = known.get(ts.target)
+        if target is None:
+            d.error(ts.pos, f"unknown target '{ts.target}'; expected one of: {', '.join(known)}")
+            continue
+        setting = target.settings.get(ts.setting)
+        if setting is None:
+            expected = ", ".join(target.settings) or "none"
+            d.error(ts.pos, f"target '{ts.target}' has no setting '{ts.setting}'; its settings: {expected}")
+        elif setting.choices and ts.value not in setting.choices:
+            d.error(ts.pos, f"setting '{ts.setting}' of target '{ts.target}' is one of {', '.join(setting.choices)}, "
+                            f"not '{ts.value}'")
+        elif setting.pattern and not re.fullmatch(setting.pattern, ts.value):
+            d.error(ts.pos, f"setting '{ts.setting}' of target '{ts.target}': '{ts.value}' is not "
+                            f"{setting.description or setting.pattern}")
+    for name, pos in first_pos.items():
+        target = known.get(name)
+        for setting in (target.settings.values() if target else ()):
+            if setting.required and setting.name not in ruleset.targets.get(name, {}):
+                d.error(pos, f"target '{name}' needs setting '{setting.name}' ({setting.description}): "
+                             f"add `target {name} {setting.name} \"…\"`")
+    return d
+
+
+def resolve_settings(target: Target, ruleset: RuleSet, overrides: dict | None = None) -> dict[str, str]:
+    """The target's settings: the rule file's, then overrides, then defaults; a missing required one raises."""
+    given = {**ruleset.targets.get(target.name, {}), **(overrides or {})}
+    unknown = sorted(set(given) - set(target.settings))
+    if unknown:
+        raise TargetError(f"target '{target.name}' has no setting {', '.join(map(repr, unknown))}; "
+                          f"its settings: {', '.join(target.settings) or 'none'}")
+    out = {}
+    for s in target.settings.values():
+        value = given.get(s.name, s.default)
+        if value is None and s.required:
+            raise TargetError(f"target '{target.name}' needs setting '{s.name}' ({s.description}): "
+                              f"add `target {target.name} {s.name} \"…\"` to the rule file")
+        if value is not None and s.choices and value not in s.choices:
+            raise TargetError(f"setting '{s.name}' of target '{target.name}' is one of {', '.join(s.choices)}, "
+                              f"not '{value}'")
+        out[s.name] = value
+    return out
+
+
+# -- the context templates see ------------------------------------------------------------
+
+
+def _declarations(ruleset: RuleSet) -> dict:
+    journals = {j.name: {"code": j.name, "type": j.type, "description": j.description}
+                for j in ruleset.journals.values()}
+    accounts = {a.number: {"number": a.number, "key": a.name, "name": a.description or a.name, "debtors": a.debtors}
+                for a in ruleset.accounts.values()}
+    vats = {v.name: {"name": v.name, "code": v.code, "rate": v.rate} for v in ruleset.vats.values()}
+    methods = {m.name: {"name": m.name, "mode": m.mode, "debtor": m.debtor} for m in ruleset.methods.values()}
+    return {"client": ruleset.client, "currency": ruleset.currency, "decimals": ruleset.decimals,
+            "counter_debtor": ruleset.counter_debtor, "journals": journals, "accounts": accounts,
+            "vats": vats, "methods": methods}
+
+
+def _entry_view(entry: dict, index: int, decl: dict) -> dict:
+    lines = []
+    for l in entry["lines"]:
+        debit, credit = Decimal(l["debit"]), Decimal(l["credit"])
+        lines.append({
+            "account": decl["accounts"].get(l["account"]) or {"number": l["account"], "key": l["account"],
+                                                              "name": l["account"], "debtors": False},
+            "debit": debit, "credit": credit, "amount": debit - credit,  # signed: debit > 0
+            "debtor": l["debtor"], "vat": decl["vats"].get(l["vat"]) if l["vat"] else None,
+        })
+    journal = decl["journals"].get(entry["journal"]) or {"code": entry["journal"], "type": "memo",
+                                                         "description": entry["journal"]}
+    debtors = [l["debtor"] for l in lines if l["debtor"]]
+    revenue = [l for l in lines if l["vat"] and not l["account"]["debtors"]]
+    return {
+        "index": index, "journal": journal, "date": entry["date"], "mode": entry["mode"], "key": entry["key"],
+        "description": entry["description"], "receipts": list(entry["receipts"]), "lines": lines,
+        "total": sum((l["debit"] for l in lines), Decimal(0)),
+        "debtor": debtors[0] if len(set(debtors)) == 1 else None,
+        # the receivable (debtor lines, signed) and the lines the invoice is made of
+        "receivable": sum((l["amount"] for l in lines if l["debtor"]), Decimal(0)),
+        "revenue": revenue,
+    }
+
+
+def _problems(target: Target, entry: dict) -> list[str]:
+    """Why `target` cannot express `entry` (empty when it can)."""
+    out = []
+    if not target.debtors and any(l["debtor"] for l in entry["lines"]):
+        out.append("it has a debtor line and this target books no debtors")
+    if target.vat_codes:
+        missing = sorted({l["vat"]["name"] for l in entry["lines"] if l["vat"] and not l["vat"]["code"]})
+        if missing:
+            out.append(f"VAT {', '.join(missing)} has no code (declare it as `vat NAME RATE code \"…\"`)")
+    if target.sales_debtor and entry["journal"]["type"] == "sales":
+        debtors = {l["debtor"] for l in entry["lines"] if l["debtor"]}
+        if len(debtors) != 1:
+            out.append(f"a sales entry needs exactly one debtor, it has {len(debtors)}")
+    return out
+
+
+def _canonical(result, ruleset: RuleSet) -> dict:
+    if isinstance(result, dict):
+        return result
+    from ..engine.journal import canonical
+
+    return canonical(result, ruleset)
+
+
+@cache
+def _environment(folder: Path, fmt: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(folder)),
+        autoescape=fmt == "xml", undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    filters.install(env)
+    return env
+
+
+def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None = None) -> Rendering:
+    """Render a BookResult (or the canonical dict of SPEC §7) for `target`.
+
+    Entries the target cannot express are left out and listed in `errors`;
+    an unknown target or a missing required setting raises `TargetError`.
+    """
+    t = target if isinstance(target, Target) else get_target(target)
+    values = resolve_settings(t, ruleset, settings)
+    journal = _canonical(result, ruleset)
+    decl = _declarations(ruleset)
+    entries, errors = [], []
+    for i, raw in enumerate(journal["entries"], 1):
+        view = _entry_view(raw, i, decl)
+        if t.renders == "invoices" and not (view["mode"] == "individual" and view["journal"]["type"] == "sales"):
+            continue  # an invoice target renders only the invoices: individual sales entries
+        problems = _problems(t, view)
+        if problems:
+            errors.append(f"target {t.name}: entry {raw['journal']} {raw['key']} ({raw['description']}): "
+                          + "; ".join(problems))
+            continue
+        entries.append(view)
+    template = _environment(t.folder, t.format).get_template(t.template)
+    base = {**decl, "settings": values, "target": t.name,
+            # (account number, debtor) of every debtor line: targets that declare sub-accounts need them
+            "debtor_accounts": sorted({(l["account"]["number"], l["debtor"])
+                                       for e in entries for l in e["lines"] if l["debtor"]})}
+    try:
+        if t.documents == SINGLE:
+            documents = [Document(f"{_slug(ruleset.client)}.{t.extension}", template.render(**base, entries=entries))]
+        elif t.documents == PER_JOURNAL:
+            documents = []
+            for code in sorted({e["journal"]["code"] for e in entries}):
+                part = [e for e in entries if e["journal"]["code"] == code]
+                documents.append(Document(f"{_slug(code)}.{t.extension}", template.render(**base, entries=part)))
+        else:
+            documents = [Document(f"{_slug(e['key'])}.{t.extension}", template.render(**base, entry=e, entries=[e]))
+                         for e in entries]
+    except UndefinedError as e:  # a template bug, never the user's: say which template
+        raise TargetError(f"target '{t.name}': template {t.template}: {e}") from e
+    return Rendering(t, documents, errors)
+
+
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "document"
+
+
+# -- the command line ---------------------------------------------------------------------
+
+
+def render_to(result, ruleset: RuleSet, target: str, out: str | None) -> None:
+    """`tillpost book … --target NAME [-o OUT]`: write the rendering; problems on stderr.
+
+    Exits 2 when the target cannot render at all; entries it cannot express are
+    reported as errors (exit 1, like receipts in `errors`), the rest is written.
+    """
+    import click
+
+    try:
+        rendering = render(result, ruleset, target)
+    except TargetError as e:
+        click.echo(f"tillpost: {e}", err=True)
+        sys.exit(2)
+    for err in rendering.errors:
+        click.echo(f"error: {err}", err=True)
+    try:
+        write_rendering(rendering, out)
+    except (OSError, TargetError) as e:
+        click.echo(f"tillpost: {e}", err=True)
+        sys.exit(2)
+    if rendering.errors and not result_errors(result):
+        sys.exit(1)
+
+
+def result_errors(result) -> list:
+    return result["errors"] if isinstance(result, dict) else result.errors
+
+
+def write_rendering(rendering: Rendering, out: str | None) -> list[Path]:
+    """Write to OUT: a file for single-document targets (stdout without OUT), a folder otherwise."""
+    import click
+
+    if rendering.target.documents == SINGLE:
+        if out and out != "-":
+            Path(out).write_text(rendering.text, encoding="utf-8", newline="")
+            return [Path(out)]
+        click.echo(rendering.text, nl=False)
+        return []
+    if not out or out == "-":
+        raise TargetError(f"target '{rendering.target.name}' writes one document per "
+                          f"{'invoice' if rendering.target.documents == PER_INVOICE else 'journal'}: "
+                          f"give a folder with -o")
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise TargetError(f"{out} is a file; target '{rendering.target.name}' writes a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for doc in rendering.documents:
+        path = folder / doc.name
+        path.write_text(doc.text, encoding="utf-8", newline="")
+        written.append(path)
+    return written
+
+
+__all__ = ["Document", "Rendering", "Setting", "Target", "TargetError", "check_target_settings", "get_target",
+           "render", "render_to", "resolve_settings", "targets", "write_rendering"]

@@ -1,0 +1,264 @@
+"""Payload targets: every target renders the bundled bakery day, and its output passes the
+strictest validator there is for it — the package's own schema, or the open format's own tool."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import subprocess
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from tillpost.api import book, load_rules, read_receipts
+from tillpost.targets import check_target_settings, render, targets
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "src" / "tillpost" / "rules" / "examples"
+# CI clones the repository with shared/ beside it.
+SCHEMAS = ROOT.parent / "shared" / "external-schemas"
+REQUIRE_TOOLS = bool(os.environ.get("TILLPOST_REQUIRE_TOOLS"))
+
+
+def need_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        if REQUIRE_TOOLS:
+            pytest.fail(f"{name} is required (TILLPOST_REQUIRE_TOOLS is set) but not installed")
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def schema_path(*parts: str) -> Path:
+    path = SCHEMAS.joinpath(*parts)
+    if not path.exists():
+        if REQUIRE_TOOLS:
+            pytest.fail(f"schema {path} is missing")
+        pytest.skip(f"schema {path} is missing")
+    return path
+
+
+# -- validators: each raises AssertionError with the validator's own words ----------------
+
+
+@cache
+def _xsd(path: Path):
+    from lxml import etree
+
+    return etree.XMLSchema(etree.parse(str(path)))
+
+
+def validate_xsd(text: str, *schema: str):
+    from lxml import etree
+
+    xsd = _xsd(schema_path(*schema))
+    doc = etree.fromstring(text.encode("utf-8"))
+    assert xsd.validate(doc), "\n".join(str(e) for e in xsd.error_log)
+    return doc
+
+
+def validate_hledger(text: str, tmp_path: Path) -> None:
+    exe = need_tool("hledger")
+    path = tmp_path / "out.journal"
+    path.write_text(text, encoding="utf-8")
+    # --strict: every account and commodity declared; ordereddates: entries in date order.
+    run = subprocess.run([exe, "check", "--strict", "ordereddates", "-f", str(path)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    bal = subprocess.run([exe, "balance", "-f", str(path), "--flat", "-N", "-O", "csv"], capture_output=True, text=True)
+    assert bal.returncode == 0, bal.stderr
+
+
+def validate_beancount(text: str, tmp_path: Path) -> None:
+    from beancount import loader
+
+    _, errors, _ = loader.load_string(text)
+    assert not errors, "\n".join(str(e.message) for e in errors)
+    exe = shutil.which("bean-check") or str(Path(os.sys.executable).parent / "bean-check")
+    if Path(exe).exists():
+        path = tmp_path / "out.beancount"
+        path.write_text(text, encoding="utf-8")
+        run = subprocess.run([exe, str(path)], capture_output=True, text=True)
+        assert run.returncode == 0, run.stdout + run.stderr
+
+
+def validate_csv(text: str, decimal: str = "point") -> list[dict]:
+    assert text.startswith("\ufeff")
+    sep = ";" if decimal == "comma" else ","
+    rows = list(csv.DictReader(io.StringIO(text[1:], newline=""), delimiter=sep, strict=True))
+    totals: dict[tuple, Decimal] = {}
+    for row in rows:
+        assert None not in row and None not in row.values(), f"ragged row {row}"
+        for cell in row.values():
+            assert not cell.startswith(("=", "+", "-", "@")), f"formula cell {cell!r}"
+        debit, credit = (Decimal(row[k].replace(",", ".")) for k in ("debit", "credit"))
+        key = (row["journal"], row["entry"], row["mode"])
+        totals[key] = totals.get(key, Decimal(0)) + debit - credit
+    assert all(v == 0 for v in totals.values()), totals
+    return rows
+
+
+def validate(target: str, text: str, tmp_path: Path, settings: dict | None = None) -> None:
+    """Validate one document of `target` with the strictest validator for it."""
+    if target == "hledger":
+        validate_hledger(text, tmp_path)
+    elif target == "beancount":
+        validate_beancount(text, tmp_path)
+    elif target == "csv":
+        validate_csv(text, (settings or {}).get("decimal", "point"))
+    elif target == "exact-globe":
+        validate_xsd(text, "exact-globe", "eExact-Schema.xsd")
+    else:
+        raise AssertionError(f"no validator for target {target}")
+
+
+# -- the bundled example -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules(EXAMPLES / "bakery-targets.rules")
+
+
+@pytest.fixture(scope="module")
+def day(rules):
+    return book(rules, read_receipts(str(EXAMPLES / "bakery-day.json"), rules))
+
+
+ALL = sorted(targets())
+
+
+def test_example_rules_have_valid_target_settings(rules):
+    diagnostics = check_target_settings(rules)
+    assert not diagnostics.items, diagnostics.format()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_target_renders_the_bakery_day_and_validates(name, rules, day, tmp_path, snapshot):
+    rendering = render(day, rules, name)
+    assert rendering.errors == []
+    assert rendering.documents
+    for doc in rendering.documents:
+        validate(name, doc.text, tmp_path, rules.targets.get(name))
+    assert {d.name: d.text for d in rendering.documents} == snapshot
+
+
+def test_canonical_dict_renders_like_the_book_result(rules, day):
+    from tillpost.api import canonical
+
+    assert render(canonical(day, rules), rules, "hledger").text == render(day, rules, "hledger").text
+
+
+def test_hledger_balances_match_the_entries(rules, day, tmp_path):
+    exe = need_tool("hledger")
+    path = tmp_path / "day.journal"
+    path.write_text(render(day, rules, "hledger").text, encoding="utf-8")
+    run = subprocess.run([exe, "balance", "-f", str(path), "--flat", "-N", "^8000"], capture_output=True, text=True)
+    # Omzet brood: 5.96 turnover + 29.82 on Jansen Catering's invoice, both credit.
+    assert "-35.78 EUR" in run.stdout
+
+
+def test_csv_decimal_comma_and_point(rules, day):
+    comma = validate_csv(render(day, rules, "csv").text, "comma")
+    point = validate_csv(render(day, rules, "csv", {"decimal": "point"}).text, "point")
+    assert len(comma) == len(point) == sum(len(e.lines) for e in day.entries)
+    assert comma[0]["debit"] == "24,05" and point[0]["debit"] == "24.05"
+
+
+def test_exact_globe_journal_types(rules, day):
+    doc = validate_xsd(render(day, rules, "exact-globe").text, "exact-globe", "eExact-Schema.xsd")
+    types = {j.get("code"): j.get("type") for j in doc.iter("Journal")}
+    assert types == {"KAS": "K", "MEM": "M", "VRK": "V"}
+
+
+def test_exact_globe_manual_example(tmp_path):
+    """The Exact Globe manual's sale: KAS 1000/1300 25, VRK 1300 25 / 1520 5 / 8090 20, MEM 7000/3000 18."""
+    rules = load_rules(EXAMPLES / "exact-globe.rules")
+    result = book(rules, read_receipts(str(EXAMPLES / "exact-globe.json"), rules))
+    doc = validate_xsd(render(result, rules, "exact-globe").text, "exact-globe", "eExact-Schema.xsd")
+    lines = [(e.find("Journal").get("code"), l.find("GLAccount").get("code"), l.findtext("Amount/Debit"),
+              l.findtext("Amount/Credit")) for e in doc.iter("GLEntry") for l in e.iter("FinEntryLine")]
+    assert lines == [
+        ("KAS", "1000", "25.00", "0.00"), ("KAS", "1300", "0.00", "25.00"),
+        ("MEM", "3000", "0.00", "18.00"), ("MEM", "7000", "18.00", "0.00"),
+        ("VRK", "1300", "25.00", "0.00"), ("VRK", "1520", "0.00", "5.00"), ("VRK", "8090", "0.00", "20.00"),
+    ]
+
+
+# -- settings and what a target cannot express --------------------------------------------
+
+
+def _compile(tmp_path: Path, extra: str):
+    from tillpost.api import compile_file
+
+    path = tmp_path / "client.rules"
+    path.write_text((EXAMPLES / "bakery.rules").read_text(encoding="utf-8") + extra, encoding="utf-8")
+    return compile_file(str(path))
+
+
+def test_unknown_target_and_setting_are_diagnostics_with_positions(tmp_path):
+    ruleset, _ = _compile(tmp_path, '\ntarget exact-glob division "1"\ntarget csv decimals comma\n'
+                                    'target csv decimal "dot"\n')
+    messages = [(d.pos.line, d.message) for d in check_target_settings(ruleset).items]
+    n = len((EXAMPLES / "bakery.rules").read_text().splitlines())
+    assert messages[0][0] == n + 2 and "unknown target 'exact-glob'" in messages[0][1]
+    assert messages[1][0] == n + 3 and "has no setting 'decimals'" in messages[1][1]
+    assert messages[2][0] == n + 4 and "one of point, comma, not 'dot'" in messages[2][1]
+    assert "^" in check_target_settings(ruleset).format()
+
+
+def test_vat_without_code_is_an_error_naming_entry_and_target(tmp_path):
+    from tillpost.api import compile_text
+
+    text = (EXAMPLES / "bakery.rules").read_text(encoding="utf-8").replace(' code "VL"', "")
+    path = tmp_path / "nocode.rules"
+    path.write_text(text, encoding="utf-8")
+    rules = load_rules(path)
+    result = book(rules, read_receipts(str(EXAMPLES / "bakery-day.json"), rules))
+    rendering = render(result, rules, "exact-globe")
+    assert rendering.errors
+    assert rendering.errors[0].startswith("target exact-globe: entry VRK 2026-11-20/AMS01 (Dagomzet 2026-11-20 AMS01)")
+    assert "VAT low has no code" in rendering.errors[0]
+    # what it can express is still rendered, and valid
+    validate_xsd(rendering.text, "exact-globe", "eExact-Schema.xsd")
+    assert compile_text  # the API exports it
+
+
+# -- the command line ---------------------------------------------------------------------
+
+
+def run_cli(*args: str):
+    from click.testing import CliRunner
+
+    from tillpost.cli import cli, main  # noqa: F401  (main registers the commands)
+    from tillpost.cli import booking, targets as _targets  # noqa: F401
+
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_targets_command_lists_every_target():
+    result = run_cli("targets", "--settings")
+    assert result.exit_code == 0
+    for name in ALL:
+        assert any(line.startswith(name + " ") for line in result.output.splitlines())
+    assert 'target csv decimal "…"' in result.output
+
+
+def test_book_with_target_to_stdout_and_file(tmp_path):
+    rules, day = str(EXAMPLES / "bakery-targets.rules"), str(EXAMPLES / "bakery-day.json")
+    out = run_cli("book", rules, day, "--target", "hledger")
+    assert out.exit_code == 0, out.output
+    assert "2026-11-20 * (KAS) Dagomzet 2026-11-20 AMS01" in out.output
+    path = tmp_path / "day.xml"
+    out = run_cli("book", rules, day, "--target", "exact-globe", "-o", str(path))
+    assert out.exit_code == 0, out.output
+    validate_xsd(path.read_text(encoding="utf-8"), "exact-globe", "eExact-Schema.xsd")
+
+
+def test_book_with_unknown_target_exits_2():
+    out = run_cli("book", str(EXAMPLES / "bakery.rules"), str(EXAMPLES / "bakery-day.json"), "--target", "exakt")
+    assert out.exit_code == 2
+    assert "unknown target 'exakt'" in out.output
