@@ -1,16 +1,165 @@
 """Source adapters: what a POS exports → normalized receipts (SPEC §4).
 
 `read_receipts(path, ruleset, source)` is the one entry point the command line
-and the API use. With no source named, RECEIPTS are tillpost's own normalized
-receipts (JSON, JSON Lines, or '-' for stdin).
+and the API use. With no source named, the file is looked at: a Lightspeed
+export is recognised by its field names, a `.csv` file is read with the YAML
+mapping beside it, and anything else is tillpost's own normalized receipts
+(JSON, JSON Lines, or '-' for stdin), read as before.
+
+A source is named `NAME` or `NAME:OPTIONS`: `csv:kassa.yaml` (the mapping file),
+`lightspeed-retail:timezone=Europe/Brussels,currency=EUR`.
+
+Each adapter turns one source record (a sale) into one receipt dict, or into a
+`SourceError` with every reason. The receipts come back as `Records`; a record
+that could not be read is a stub `{"id": …}` whose reason is in
+`Records.errors`, so booking reports it in its error list under the source's own
+id — never a crash, never dropped.
 """
 
 from __future__ import annotations
 
-from ..engine.receipts import InputError, Records, read_input
+import json
+import os
+import sys
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ..engine.receipts import InputError, Records, parse_input, read_input
+from .mapping import Mapper, SourceError
+
+
+@dataclass(frozen=True)
+class Adapter:
+    name: str
+    description: str
+    module: str  # the module under tillpost.sources with convert(data, origin, mapper, options)
+
+
+ADAPTERS: dict[str, Adapter] = {a.name: a for a in (
+    Adapter("lightspeed-retail", "Lightspeed Retail (R-Series) API V3 Sale JSON, with SaleLines, SalePayments "
+            "and Customer loaded", "lightspeed_retail"),
+    Adapter("lightspeed-x", "Lightspeed Retail X-Series (ex-Vend) sales 2.0 JSON (GET /api/2.0/sales)", "lightspeed_x"),
+    Adapter("lightspeed-k", "Lightspeed Restaurant K-Series financial API sales JSON (dailyFinancials, "
+            "financials, sales-daily)", "lightspeed_k"),
+    Adapter("csv", "CSV or spreadsheet export read with a YAML column mapping (schemas/csv-mapping.schema.json)",
+            "csv_export"),
+)}
+NORMALIZED = "tillpost"
+
+
+def split_source(spec: str) -> tuple[str, dict[str, str]]:
+    """`NAME[:OPTIONS]` → (name, options); `csv:FILE.yaml` names the CSV mapping file."""
+    name, _, rest = spec.partition(":")
+    options: dict[str, str] = {}
+    if rest:
+        if "=" not in rest:
+            options["mapping"] = rest
+        else:
+            for part in rest.split(","):
+                key, eq, value = part.partition("=")
+                if not eq or not key.strip():
+                    raise ValueError(f"option '{part}' is not KEY=VALUE")
+                options[key.strip()] = value.strip()
+    return name.strip(), options
+
+
+def _read_bytes(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise InputError(path, f"cannot read: {e.strerror or e}") from None
+
+
+# Field names that only one POS export uses, looked for in the first bytes of a file.
+_MARKERS = (
+    (b'"saleID"', "lightspeed-retail"),
+    (b'"line_items"', "lightspeed-x"),
+    (b'"salesLines"', "lightspeed-k"),
+    (b'"nextStartOfDayAsIso8601"', "lightspeed-k"),
+)
+
+
+def detect(path: str, data: bytes) -> str:
+    """Which adapter reads this file: by its field names, or its extension for CSV."""
+    head = data[:65536]
+    found = [(head.find(marker), name) for marker, name in _MARKERS if marker in head]
+    if found:
+        return min(found)[1]
+    if path.lower().endswith((".csv", ".tsv")):
+        return "csv"
+    return NORMALIZED
 
 
 def read_receipts(path: str, ruleset=None, source: str | None = None) -> Records:
-    if source in (None, "tillpost"):
+    """Read RECEIPTS from a file or '-' through the named (or detected) source adapter."""
+    if source in (None, NORMALIZED) and path != "-" and not os.path.isfile(path):
+        return read_input(path)  # its own 'cannot read' error
+    try:
+        name, options = split_source(source) if source else (None, {})
+    except ValueError as e:
+        raise InputError(path, f"source '{source}': {e}") from None
+    if name == NORMALIZED:
         return read_input(path)
-    raise InputError(path, f"unknown source '{source}'")
+    if name is not None and name not in ADAPTERS:
+        known = ", ".join([NORMALIZED, *ADAPTERS])
+        raise InputError(path, f"unknown source '{name}'; expected one of {known} (see `tillpost sources`)")
+    data = _read_bytes(path)
+    origin = "<stdin>" if path == "-" else path
+    if name is None:
+        name = detect(path, data)
+        if name == NORMALIZED:
+            return parse_input(data, origin)
+    adapter = ADAPTERS[name]
+    import importlib
+
+    module = importlib.import_module(f"{__name__}.{adapter.module}")
+    mapper = Mapper(ruleset, options.get("source", name) if name == "csv" else name)
+    results = module.convert(data, origin, mapper, options)
+    return to_records(origin, results)
+
+
+def to_records(origin: str, results) -> Records:
+    """(source id, receipt dict | SourceError) pairs → Records with per-record errors."""
+    items: list = []
+    errors: dict[int, str] = {}
+    for rid, result in results:
+        if isinstance(result, SourceError):
+            errors[len(items)] = str(result)
+            items.append({"id": rid})
+        else:
+            items.append(result)
+    return Records(origin, items, exact=True, errors=errors)
+
+
+def load_json(data: bytes, origin: str) -> list:
+    """A JSON document or JSON Lines, numbers with fractions decoded as Decimal (never float)."""
+    try:
+        return [json.loads(data, parse_float=Decimal)]
+    except json.JSONDecodeError as first:
+        docs = []
+        for n, raw in enumerate(data.split(b"\n"), start=1):
+            if not raw.strip():
+                continue
+            try:
+                docs.append(json.loads(raw, parse_float=Decimal))
+            except json.JSONDecodeError:
+                raise InputError(origin, f"malformed JSON: {first.msg}", first.lineno, first.colno) from None
+        if not docs:
+            raise InputError(origin, "malformed JSON: the input is empty") from None
+        return docs
+    except UnicodeDecodeError as e:
+        raise InputError(origin, f"not UTF-8 JSON: {e.reason}") from None
+
+
+def time_zone(options: dict, origin: str):
+    """The shop's time zone, which turns the POS's UTC times into business days."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = options.get("timezone", "Europe/Amsterdam")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(origin, f"unknown time zone '{name}' (an IANA name such as Europe/Amsterdam)") from None
