@@ -16,6 +16,7 @@ import pytest
 
 from tillpost.api import book, load_rules, read_receipts
 from tillpost.targets import check_target_settings, render, targets
+from tillpost.targets.checks import check_xaf
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "src" / "tillpost" / "rules" / "examples"
@@ -111,11 +112,22 @@ def validate(target: str, text: str, tmp_path: Path, settings: dict | None = Non
         validate_csv(text, (settings or {}).get("decimal", "point"))
     elif target == "exact-globe":
         validate_xsd(text, "exact-globe", "eExact-Schema.xsd")
+    elif target == "exact-online":
+        validate_xsd(text, "exact-online-xml", "eExact-XML.xsd")
+    elif target == "xaf":
+        validate_xsd(text, "xaf32", "XmlAuditfileFinancieel3.2.xsd")
+        assert check_xaf(text) == []
     else:
         raise AssertionError(f"no validator for target {target}")
 
 
 # -- the bundled example -----------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def fixed_today(monkeypatch):
+    """Payloads that state their creation date (XAF) state 2026-11-21 in the tests."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795219200")
 
 
 @pytest.fixture(scope="module")
@@ -262,3 +274,28 @@ def test_book_with_unknown_target_exits_2():
     out = run_cli("book", str(EXAMPLES / "bakery.rules"), str(EXAMPLES / "bakery-day.json"), "--target", "exakt")
     assert out.exit_code == 2
     assert "unknown target 'exakt'" in out.output
+
+
+def test_exact_online_sales_lines_carry_vat_type_and_code(rules, day):
+    doc = validate_xsd(render(day, rules, "exact-online").text, "exact-online-xml", "eExact-XML.xsd")
+    sales = [t for t in doc.iter("GLTransaction") if t.find("Journal").get("type") == "20"]
+    assert [t.find("Account").get("code") for t in sales] == ["BALIE", "BALIE", "20001", "20017"]
+    invoice = sales[2]
+    lines = {l.find("GLAccount").get("code"): (l.findtext("VATType"),
+             l.find("Amount/VAT").get("code") if l.find("Amount/VAT") is not None else None)
+             for l in invoice.iter("GLTransactionLine")}
+    assert lines == {"1300": (None, None), "1520": ("A", "VH"), "1521": ("A", "VL"), "8000": ("V", "VL"),
+                     "8090": ("V", "VH")}
+    assert {l.get("type") for l in invoice.iter("GLTransactionLine")} == {"20"}
+
+
+def test_xaf_checks_catch_what_the_xsd_does_not(rules, day):
+    text = render(day, rules, "xaf").text
+    broken = text.replace("<accID>8000</accID>", "<accID>8001</accID>", 1).replace(
+        "<custSupID>BALIE</custSupID>", "<custSupID>BALIE2</custSupID>", 1)
+    broken = broken.replace("<linesCount>30</linesCount>", "<linesCount>31</linesCount>")
+    validate_xsd(broken, "xaf32", "XmlAuditfileFinancieel3.2.xsd")  # the XSD lets it through
+    problems = check_xaf(broken)
+    assert any("account 8000 is not declared" in p for p in problems)
+    assert any("customer BALIE is not declared" in p for p in problems)
+    assert "linesCount 31 but 30 lines" in problems

@@ -190,7 +190,9 @@ def _declarations(ruleset: RuleSet) -> dict:
                 for a in ruleset.accounts.values()}
     vats = {v.name: {"name": v.name, "code": v.code, "rate": v.rate} for v in ruleset.vats.values()}
     methods = {m.name: {"name": m.name, "mode": m.mode, "debtor": m.debtor} for m in ruleset.methods.values()}
-    return {"client": ruleset.client, "currency": ruleset.currency, "decimals": ruleset.decimals,
+    # The accounts `tax` rules credit: their lines are VAT lines, other lines with a VAT name are its base.
+    vat_accounts = sorted({r.post.credit.number for r in ruleset.rules if r.kind == "tax" and r.post})
+    return {"client": ruleset.client, "vat_accounts": vat_accounts, "currency": ruleset.currency, "decimals": ruleset.decimals,
             "counter_debtor": ruleset.counter_debtor, "journals": journals, "accounts": accounts,
             "vats": vats, "methods": methods}
 
@@ -204,11 +206,12 @@ def _entry_view(entry: dict, index: int, decl: dict) -> dict:
                                                               "name": l["account"], "debtors": False},
             "debit": debit, "credit": credit, "amount": debit - credit,  # signed: debit > 0
             "debtor": l["debtor"], "vat": decl["vats"].get(l["vat"]) if l["vat"] else None,
+            "tax": l["account"] in decl["vat_accounts"],  # a VAT line (else, with a VAT name, a base line)
         })
     journal = decl["journals"].get(entry["journal"]) or {"code": entry["journal"], "type": "memo",
                                                          "description": entry["journal"]}
     debtors = [l["debtor"] for l in lines if l["debtor"]]
-    revenue = [l for l in lines if l["vat"] and not l["account"]["debtors"]]
+    revenue = [l for l in lines if l["vat"] and not l["tax"]]
     return {
         "index": index, "journal": journal, "date": entry["date"], "mode": entry["mode"], "key": entry["key"],
         "description": entry["description"], "receipts": list(entry["receipts"]), "lines": lines,
@@ -277,7 +280,8 @@ def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None
             continue
         entries.append(view)
     template = _environment(t.folder, t.format).get_template(t.template)
-    base = {**decl, "settings": values, "target": t.name,
+    base = {**decl, "settings": values, "target": t.name, "today": _today(), "version": _version(),
+            "periods": _periods(entries), "vat_pay_accounts": _vat_pay_accounts(entries),
             # (account number, debtor) of every debtor line: targets that declare sub-accounts need them
             "debtor_accounts": sorted({(l["account"]["number"], l["debtor"])
                                        for e in entries for l in e["lines"] if l["debtor"]})}
@@ -295,6 +299,48 @@ def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None
     except UndefinedError as e:  # a template bug, never the user's: say which template
         raise TargetError(f"target '{t.name}': template {t.template}: {e}") from e
     return Rendering(t, documents, errors)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tillpost")
+    except PackageNotFoundError:
+        return "dev"
+
+
+def _today() -> str:
+    """The creation date a payload states; SOURCE_DATE_EPOCH pins it for reproducible output."""
+    from datetime import date, datetime, timezone
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), timezone.utc).date().isoformat()
+    return date.today().isoformat()
+
+
+def _periods(entries: list[dict]) -> list[dict]:
+    """The calendar months the entries fall in: number (the month), first and last day."""
+    import calendar
+
+    months = sorted({e["date"][:7] for e in entries})
+    out = []
+    for ym in months:
+        year, month = int(ym[:4]), int(ym[5:7])
+        last = calendar.monthrange(year, month)[1]
+        out.append({"number": month, "year": year, "start": f"{ym}-01", "end": f"{ym}-{last:02d}"})
+    return out
+
+
+def _vat_pay_accounts(entries: list[dict]) -> dict[str, str]:
+    """VAT name → the account its VAT lines are booked on (the first seen)."""
+    found: dict[str, str] = {}
+    for e in entries:
+        for l in e["lines"]:
+            if l["tax"] and l["vat"]:
+                found.setdefault(l["vat"]["name"], l["account"]["number"])
+    return found
 
 
 def _slug(text: str) -> str:
