@@ -52,11 +52,28 @@ def write_out(text: str, out: str | None) -> None:
 @click.argument("rules", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="Diagnostics as text, or as JSON for editors and CI annotations.")
-def check(rules: str, fmt: str) -> None:
-    """Compile RULES and report every problem; exit 0 (warnings only) or 2 (errors)."""
+@click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
+              help="Receipt files or folders (a client's cases/): also warn about rules no case matches and "
+                   "facts only a catch-all rule caught. Repeatable.")
+def check(rules: str, fmt: str, cases: tuple[str, ...]) -> None:
+    """Compile RULES and report every problem; exit 0 (warnings only) or 2 (errors).
+
+    Besides the compiler's diagnostics, lint warnings: accounts declared in RULES that
+    no rule books on, and with --cases, rules no case matches and facts only a
+    catch-all rule caught.
+    """
     from ..api import compile_file
+    from ..workflow.diff import receipt_files
+    from ..workflow.lint import lint
 
     ruleset, diagnostics = compile_file(rules)
+    if ruleset is not None:
+        try:
+            lint(ruleset, rules, diagnostics, receipt_files(list(cases)))
+        except InputError as e:
+            print_diagnostics(diagnostics, fmt)
+            click.echo(str(e), err=True)
+            sys.exit(2)
     print_diagnostics(diagnostics, fmt)
     if ruleset is None:
         sys.exit(2)

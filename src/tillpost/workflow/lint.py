@@ -1,0 +1,129 @@
+"""Lint warnings for `tillpost check`: what compiles but is probably not meant.
+
+- an account declared in the client's own file that no rule books on (an
+  included chart is shared by many clients, so its accounts are not reported);
+- with cases (`--cases`): a rule that no fact of any case matches, and facts
+  that only a catch-all rule (one without conditions) caught although the kind
+  has more specific rules — a new category or store the rules do not know yet.
+
+Warnings never change `check`'s exit code.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from ..engine.diagnostics import Diagnostics
+from ..engine.ruleset import KIND_ATTRIBUTES, Rule, RuleSet
+
+MAX_EXAMPLES = 5  # attribute combinations named per catch-all warning
+
+
+def unused_accounts(ruleset: RuleSet, main_file: str, diagnostics: Diagnostics) -> None:
+    used = set()
+    for rule in ruleset.rules:
+        if rule.post is not None:
+            used.update((rule.post.debit.name, rule.post.credit.name))
+    for account in ruleset.accounts.values():
+        if account.name not in used and account.pos.file == main_file:
+            diagnostics.warning(account.pos, f"account '{account.name}' ({account.number}) is declared but no rule "
+                                "books on it")
+
+
+@dataclass
+class CaseMatches:
+    """Which rule each fact of the cases met, and what the catch-alls caught."""
+
+    matched: set[Rule] = field(default_factory=set)
+    caught: dict[Rule, dict[tuple, list[str]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+    facts: int = 0
+    receipts: int = 0
+
+
+def _catch_all_keys(ruleset: RuleSet) -> dict[str, tuple[str, ...]]:
+    """Per kind with a catch-all: the attributes its more specific rules look at.
+
+    Only where some of those rules post: then they route facts to their own
+    accounts and the catch-all is the fallback. Where they all `skip`, they are
+    exceptions and the catch-all is the main rule (`when cost post …` plus
+    `when cost category=labour skip`), so what it books is meant.
+    """
+    keys = {}
+    for kind, index in ruleset.matcher.kinds.items():
+        specific = [r for r in index.rules if r.conditions]
+        if any(not r.conditions for r in index.rules) and any(r.post for r in specific):
+            keys[kind] = tuple(sorted({a for r in specific for a in r.conditions}))
+    return keys
+
+
+def match_cases(ruleset: RuleSet, case_files: list[Path]) -> CaseMatches:
+    """Run the facts of every completed receipt of the cases through the rules.
+
+    Receipts that cannot be booked still count as far as their facts go: a rule
+    an awkward day needs is a rule a case matches.
+    """
+    from ..api import read_receipts
+    from ..engine.book import _read
+    from ..engine.facts import FactsError, receipt_facts
+    from ..engine.postings import SALE_OR_TAX, receipt_attributes, receipt_mode
+
+    result = CaseMatches()
+    keys = _catch_all_keys(ruleset)
+    for case in case_files:
+        records = read_receipts(str(case), ruleset)
+        for i in range(len(records)):
+            _, receipt, problem = _read(records, i)
+            if problem is not None or receipt.status != "completed":
+                continue
+            mode, _ = receipt_mode(receipt, ruleset)
+            try:
+                facts = receipt_facts(receipt, ruleset)
+            except FactsError:
+                continue
+            result.receipts += 1
+            total = sum((f.amount for f in facts if f.kind in SALE_OR_TAX), Decimal(0))
+            rvalues = receipt_attributes(receipt, ruleset, mode, total < 0)
+            for fact in facts:
+                result.facts += 1
+                rule = ruleset.matcher.kinds[fact.kind].lookup(rvalues, fact.values)
+                if rule is None:
+                    continue
+                result.matched.add(rule)
+                if not rule.conditions and fact.kind in keys:
+                    attrs = dict(zip(ruleset.matcher.receipt_attrs, rvalues))
+                    attrs.update(zip(KIND_ATTRIBUTES[fact.kind], fact.values))
+                    combo = tuple((a, attrs.get(a, "")) for a in keys[fact.kind])
+                    where = f"{case.name} {receipt.id}"
+                    if where not in result.caught[rule][combo]:
+                        result.caught[rule][combo].append(where)
+    return result
+
+
+def _shown(value: str) -> str:
+    return value if value and value.replace("-", "").replace("_", "").isalnum() else f'"{value}"'
+
+
+def case_warnings(ruleset: RuleSet, matches: CaseMatches, diagnostics: Diagnostics) -> None:
+    for rule in ruleset.rules:
+        if rule not in matches.matched:
+            diagnostics.warning(rule.pos, f"no fact of the cases matches this rule ({matches.facts} facts of "
+                                f"{matches.receipts} receipts); add a case that needs it, or remove it")
+    for rule, combos in matches.caught.items():
+        shown = []
+        for combo, where in sorted(combos.items())[:MAX_EXAMPLES]:
+            attrs = " ".join(f"{a}={_shown(v)}" for a, v in combo)
+            more = f" and {len(where) - 1} more" if len(where) > 1 else ""
+            shown.append(f"`{attrs}` ({where[0]}{more})")
+        rest = f" and {len(combos) - MAX_EXAMPLES} more" if len(combos) > MAX_EXAMPLES else ""
+        diagnostics.warning(rule.pos, f"only this catch-all rule booked {rule.kind} facts with "
+                            + "; ".join(shown) + rest + "; give them a rule of their own if they are not meant to land here")
+
+
+def lint(ruleset: RuleSet, main_file: str, diagnostics: Diagnostics, case_files: list[Path] | None = None) -> None:
+    """Add the lint warnings to `diagnostics` (cases only when given)."""
+    unused_accounts(ruleset, main_file, diagnostics)
+    if case_files:
+        case_warnings(ruleset, match_cases(ruleset, case_files), diagnostics)
