@@ -1,0 +1,273 @@
+"""Source adapters: real POS exports → normalized receipts that validate and book.
+
+Fixtures in tests/fixtures/sources/ follow the vendors' documentation (see
+tests/fixtures/sources/README.md). Every adapter's output is checked against
+schemas/receipt.schema.json with jsonschema, booked through the bundled
+pos-sources.rules, and snapshotted as normalized receipts.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from jsonschema import Draft202012Validator
+
+from tillpost.api import book, canonical, load_rules, read_receipts
+from tillpost.cli import cli
+from tillpost.engine.receipts import InputError, receipt_schema
+from tillpost.sources import ADAPTERS, detect
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sources"
+EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "tillpost" / "rules" / "examples"
+VALIDATOR = Draft202012Validator(receipt_schema())
+
+CASES = {
+    # fixture, source, receipts booked, errors, open, voided
+    "lightspeed-retail": ("lightspeed-retail-sales.json", {"111", "112", "113"}, ["108"], ["107"]),
+    "csv": ("kassa-export.csv", {"5011", "5012", "5013"}, ["5009"], ["5008"]),
+}
+
+
+@pytest.fixture(scope="module")
+def pos_rules():
+    return load_rules(EXAMPLES / "pos-sources.rules")
+
+
+def _load(name, rules):
+    fixture = CASES[name][0]
+    return read_receipts(str(FIXTURES / fixture), rules, name)
+
+
+def _cli():
+    from tillpost.cli import booking, sources  # noqa: F401  (register their commands)
+
+    return CliRunner()
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_output_validates_against_the_receipt_schema(name, pos_rules):
+    records = _load(name, pos_rules)
+    assert len(records) > 0
+    for i, item in enumerate(records.items):
+        if i in records.errors:
+            continue
+        errors = sorted(VALIDATOR.iter_errors(json.loads(json.dumps(item))), key=str)
+        assert not errors, f"{item['id']}: {errors[0].message}"
+        assert item["source"]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_books_through_the_example_rules(name, pos_rules):
+    _, errors, open_, voided = CASES[name]
+    result = book(pos_rules, _load(name, pos_rules))
+    assert {e.receipt for e in result.errors} == errors
+    assert result.open == open_ and result.voided == voided
+    assert result.entries
+    for entry in result.entries:
+        assert sum(ln.debit for ln in entry.lines) == sum(ln.credit for ln in entry.lines)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_normalized_receipts_snapshot(name, pos_rules, snapshot):
+    records = _load(name, pos_rules)
+    shown = [{"error": records.errors[i], "id": item["id"]} if i in records.errors else item
+             for i, item in enumerate(records.items)]
+    assert json.dumps(shown, indent=1, ensure_ascii=False) == snapshot
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_journal_snapshot(name, pos_rules, snapshot):
+    result = book(pos_rules, _load(name, pos_rules))
+    assert json.dumps(canonical(result, pos_rules), indent=1, ensure_ascii=False) == snapshot
+
+
+def test_detected_from_the_file(pos_rules):
+    for name, (fixture, *_rest) in CASES.items():
+        path = FIXTURES / fixture
+        assert detect(str(path), path.read_bytes()[:65536]) == name
+        detected = read_receipts(str(path), pos_rules)
+        named = read_receipts(str(path), pos_rules, name)
+        assert detected.items == named.items and detected.errors == named.errors
+
+
+def test_normalized_input_reads_as_before(bakery):
+    path = str(EXAMPLES / "bakery-day.json")
+    assert detect(path, Path(path).read_bytes()) == "tillpost"
+    assert read_receipts(path).items == read_receipts(path, bakery, "tillpost").items
+
+
+# -- Lightspeed Retail quirks -------------------------------------------------------------------
+
+
+def _by_id(records):
+    return {item["id"]: item for item in records.items}
+
+
+def test_retail_single_objects_and_string_numbers(pos_rules):
+    sale = _by_id(_load("lightspeed-retail", pos_rules))["101"]
+    assert sale["lines"] == [{"sku": "BR-01", "description": "Volkorenbrood", "category": "brood",
+                              "quantity": "2", "unit_price": "3.25", "vat": "low", "cost": "1.1"}]
+    assert sale["payments"] == [{"method": "cash", "amount": "6.5"}]
+    assert sale["vat"] == [{"name": "low", "amount": "0.54"}]
+    assert sale["date"] == "2026-11-20" and sale["created"] == "2026-11-20T10:02:11+01:00"
+
+
+def test_retail_gift_card_sale_is_a_liability_line_and_redemption_a_payment(pos_rules):
+    receipts = _by_id(_load("lightspeed-retail", pos_rules))
+    sold = receipts["105"]
+    assert sold["lines"] == [{"sku": "creditAccount 31", "description": "Gift Card sold", "category": "giftcard",
+                              "quantity": "1", "unit_price": "25", "vat": "none"}]
+    assert sold["payments"] == [{"method": "pin", "amount": "25"}]
+    redeemed = receipts["106"]
+    assert {"method": "giftcard", "amount": "3"} in redeemed["payments"]
+    # The tip is paid on top of the card amount, and owed to the staff.
+    assert {"method": "pin", "amount": "2.49"} in redeemed["payments"]
+    assert {"description": "Tip", "category": "tip", "quantity": "1", "unit_price": "0.5", "vat": "none"} in \
+        redeemed["lines"]
+
+
+def test_retail_refund_cash_rounding_back_dated_and_past_midnight(pos_rules):
+    receipts = _by_id(_load("lightspeed-retail", pos_rules))
+    assert receipts["103"]["lines"][0]["quantity"] == "-1"
+    assert receipts["103"]["payments"] == [{"method": "pin", "amount": "-4.99"}]
+    assert receipts["102"]["cash_rounding"] == "-0.01"  # 11.99 paid with 12.00
+    assert receipts["109"]["date"] == "2026-11-19" and receipts["109"]["created"].startswith("2026-11-21")
+    assert receipts["110"]["date"] == "2026-11-21"  # 23:30 UTC is 00:30 in Amsterdam
+    assert receipts["114"]["prices_include_vat"] is False
+    assert receipts["114"]["vat"] == [{"name": "high", "amount": "3.46"}, {"name": "low", "amount": "0.80"}]
+
+
+def test_retail_errors_name_the_sale_and_the_mapping_line(pos_rules):
+    result = book(pos_rules, _load("lightspeed-retail", pos_rules))
+    messages = {e.receipt: e.message for e in result.errors}
+    assert "SaleLine 1011 unitPrice is '3,25', not a number" in messages["111"]
+    assert 'add: source lightspeed-retail payment "Cadeaubon" -> <method>' in messages["112"]
+    assert "its lines add up to 3.25 but the sale's total is 4.25" in messages["113"]
+
+
+def test_retail_without_mapping_lines_says_which_to_add(bakery):
+    result = book(bakery, read_receipts(str(FIXTURES / "lightspeed-retail-sales.json"), bakery, "lightspeed-retail"))
+    messages = {e.receipt: e.message for e in result.errors}
+    assert 'add: source lightspeed-retail payment "Credit Card" -> <method>' in messages["102"]
+    assert "declares no 0% VAT name; add: vat none 0%" in messages["105"]
+    assert "101" not in messages  # cash and 9% map by their obvious keys
+
+
+def test_retail_timezone_option(pos_rules):
+    records = read_receipts(str(FIXTURES / "lightspeed-retail-sales.json"), pos_rules,
+                            "lightspeed-retail:timezone=UTC")
+    assert _by_id(records)["110"]["date"] == "2026-11-20"
+
+
+def test_a_record_that_is_no_sale_is_an_error_not_a_crash(tmp_path, pos_rules):
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps({"Sale": [{"saleID": "1", "completed": "true", "completeTime": "yesterday"},
+                                         {"ticketNumber": "9"}, "nonsense"]}))
+    records = read_receipts(str(path), pos_rules, "lightspeed-retail")
+    result = book(pos_rules, records)
+    assert [e.receipt for e in result.errors] == ["1", "lightspeed-retail#2", "lightspeed-retail#3"]
+    assert "completeTime 'yesterday' is not an ISO 8601 timestamp" in result.errors[0].message
+
+
+def test_malformed_json_is_unusable_input(tmp_path, pos_rules):
+    path = tmp_path / "broken.json"
+    path.write_text('{"Sale": [{"saleID": "1",')
+    with pytest.raises(InputError, match="malformed JSON"):
+        read_receipts(str(path), pos_rules, "lightspeed-retail")
+
+
+# -- CSV ------------------------------------------------------------------------------------------
+
+
+def test_csv_deposit_tip_gift_card_and_on_account(pos_rules):
+    receipts = _by_id(_load("csv", pos_rules))
+    assert receipts["5003"]["lines"][1] == {"sku": "SG-15", "description": "Statiegeld flesje", "category": "deposit",
+                                            "quantity": "6", "unit_price": "0.15", "vat": "none"}
+    assert receipts["5003"]["cash_rounding"] == "0.02"
+    assert receipts["5004"]["lines"][0]["category"] == "giftcard"
+    assert receipts["5005"]["payments"] == [{"method": "pin", "amount": "1.00"}, {"method": "giftcard", "amount": "9.00"}]
+    assert receipts["5006"]["customer"] == {"id": "20001", "debtor": "20001", "name": "Jansen Catering"}
+    assert receipts["5010"]["date"] == "2026-11-19" and receipts["5010"]["created"] == "2026-11-21T08:10:00+01:00"
+
+
+def test_csv_errors(pos_rules):
+    result = book(pos_rules, _load("csv", pos_rules))
+    messages = {e.receipt: e.message for e in result.errors}
+    assert "row 15 unit_price '2,8O' is not a number written with decimal separator ','" in messages["5011"]
+    assert 'add: source kassa-nl tax "6%" -> <vat>' in messages["5012"]
+    assert "its lines add up to 2.80 but its total column says 3.80" in messages["5013"]
+
+
+def test_csv_payments_in_rows_and_vat_by_name(bakery):
+    records = read_receipts(str(FIXTURES / "payments-in-rows.csv"), bakery)
+    receipts = _by_id(records)
+    assert receipts["R-77"]["payments"] == [{"method": "cash", "amount": "5.00"}, {"method": "pin", "amount": "3.85"}]
+    assert [ln["vat"] for ln in receipts["R-77"]["lines"]] == ["low", "high"]
+    result = book(bakery, records)
+    assert [e.receipt for e in result.errors] == ["R-78"]
+    assert 'add: source csv tax "Hoog tarief" -> <vat>' in result.errors[0].message
+
+
+def test_csv_mapping_named_in_the_source(tmp_path, bakery):
+    csv_path = tmp_path / "export.csv"
+    shutil.copy(FIXTURES / "payments-in-rows.csv", csv_path)
+    with pytest.raises(InputError, match="needs its column mapping"):
+        read_receipts(str(csv_path), bakery, "csv")
+    records = read_receipts(str(csv_path), bakery, f"csv:{FIXTURES / 'payments-in-rows.yaml'}")
+    assert len(records) == 2
+
+
+def test_csv_bad_mapping_is_unusable_input(tmp_path, bakery):
+    (tmp_path / "x.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "x.yaml").write_text("receipt: {id: a}\nline: {quantity: b}\n")
+    with pytest.raises(InputError, match=r"not a CSV mapping .*'date' is a required property"):
+        read_receipts(str(tmp_path / "x.csv"), bakery)
+    (tmp_path / "x.yaml").write_text("receipt: {id: a, date: d}\nline: {quantity: b, unit_price: p, vat: v}\n")
+    with pytest.raises(InputError, match="has no column 'd', 'p', 'v'"):
+        read_receipts(str(tmp_path / "x.csv"), bakery)
+
+
+def test_csv_mapping_schema_accepts_the_fixture_mappings():
+    import yaml
+
+    from tillpost.sources.csv_export import mapping_schema
+
+    validator = Draft202012Validator(mapping_schema())
+    for path in FIXTURES.glob("*.yaml"):
+        assert not list(validator.iter_errors(yaml.safe_load(path.read_text()))), path
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def test_cli_book_with_source_and_unknown_source():
+    runner = _cli()
+    rules = str(EXAMPLES / "pos-sources.rules")
+    out = runner.invoke(cli, ["book", rules, str(FIXTURES / "lightspeed-retail-sales.json"),
+                              "--source", "lightspeed-retail"])
+    assert out.exit_code == 1, out.output
+    journal = json.loads(out.stdout)
+    assert {e["receipt"] for e in journal["errors"]} == {"111", "112", "113"}
+    assert "error: receipt 112" in out.stderr
+    out = runner.invoke(cli, ["book", rules, str(FIXTURES / "kassa-export.csv"), "--source", "square"])
+    assert out.exit_code == 2 and "unknown source 'square'" in out.stderr
+
+
+def test_cli_sources_lists_the_adapters():
+    out = _cli().invoke(cli, ["sources"])
+    assert out.exit_code == 0
+    for name in ADAPTERS:
+        assert name in out.stdout
+
+
+def test_amounts_are_never_floats(pos_rules):
+    for name in CASES:
+        for item in _load(name, pos_rules).items:
+            for ln in item.get("lines", ()):
+                assert all(not isinstance(v, float) for v in ln.values())
+                Decimal(ln["quantity"]), Decimal(ln["unit_price"])
