@@ -88,6 +88,13 @@ def test_the_remainder_goes_to_the_line_with_the_largest_absolute_gross(rules):
     assert [a for k, a, _ in facts_of(rules, r) if k == "sale"] == ["0.83", "-1.65", "3.30"]
 
 
+def test_a_sale_and_its_return_on_one_receipt_carry_their_own_vat(rules):
+    # G = 0: no proportion to split by; each line carries its own VAT at the rate.
+    r = receipt(lines=[line("1", "12.10"), line("-1", "12.10")], payments=[])
+    assert facts_of(rules, r) == [("sale", "10.00", "lines[0]"), ("sale", "-10.00", "lines[1]"),
+                                  ("tax", "0.00", "vat[high]")]
+
+
 def test_rounding_is_half_away_from_zero(rules):
     # 0.5 × 0.25 = 0.125 → 0.13, and a refund of it → -0.13.
     r = receipt(lines=[line("0.5", "0.25", "low")], payments=[{"method": "cash", "amount": "0.13"}])

@@ -81,6 +81,16 @@ def test_keywords_are_not_reserved_words():
     assert ruleset.rules[1].post.credit.number == "1521"
 
 
+def test_attributes_spelt_like_keywords_follow_another_condition():
+    # `vat` and `source` start statements elsewhere; after a condition they are attributes.
+    ruleset, diagnostics = compile_text(COMPLETE + """
+        when sale category=lunch vat=high source=web post VRK debiteuren -> brood
+        when sale category in (a, b) vat=high post VRK debiteuren -> brood
+    """)
+    assert ruleset is not None, diagnostics.format()
+    assert ruleset.rules[-2].conditions == {"category": {"lunch"}, "vat": {"high"}, "source": {"web"}}
+
+
 def test_a_syntax_error_points_at_the_token_and_says_what_was_expected():
     _, diagnostics = compile_text(COMPLETE + "when sale category=brood post VRK debiteuren brood\n", "c.rules")
     [error] = diagnostics.errors

@@ -38,13 +38,21 @@ def fmt(amount: Decimal, exp: Decimal) -> str:
     return str(amount.quantize(exp))
 
 
-def _split_vat(vat: Decimal, grosses: list[Decimal], weights: list[Decimal], exp: Decimal) -> list[Decimal]:
-    """Each line's share of `vat`, in proportion to its weight; what rounding leaves over
-    goes to the line with the largest |gross| (the first, on a tie)."""
-    total = sum(weights)
+def _split_vat(vat: Decimal, grosses: list[Decimal], rate: Decimal, exp: Decimal) -> list[Decimal]:
+    """Each line's share of `vat`: round(VAT × g / G); what rounding leaves over goes to
+    the line with the largest |gross| (the first, on a tie).
+
+    When the grosses cancel out (G = 0: a sale and its return on one receipt) there is
+    no proportion to take; each line then carries its own VAT at the rate, and the
+    remainder goes to the largest line as before.
+    """
     if len(grosses) == 1:
         return [vat]
-    shares = [(vat * w / total).quantize(exp, ROUND_HALF_UP) for w in weights]
+    total = sum(grosses)
+    if total:
+        shares = [(vat * g / total).quantize(exp, ROUND_HALF_UP) for g in grosses]
+    else:
+        shares = [(g * rate / (HUNDRED + rate)).quantize(exp, ROUND_HALF_UP) for g in grosses]
     rest = vat - sum(shares)
     if rest:
         largest = max(range(len(grosses)), key=lambda i: (abs(grosses[i]), -i))
@@ -99,12 +107,7 @@ def receipt_facts(receipt: Receipt, ruleset: RuleSet) -> list[Fact]:
         if receipt.prices_include_vat:
             total = sum(gs)
             vat = printed[name] if name in printed else (total * rate / (HUNDRED + rate)).quantize(exp, ROUND_HALF_UP)
-            # Weights are the grosses; when they cancel out (a sale and its return on one
-            # receipt) each line's own VAT at the rate is the only fair weight left.
-            weights = gs if total else [g * rate / (HUNDRED + rate) for g in gs]
-            if not any(weights):
-                weights = [Decimal(1)] * len(gs)
-            for i, share in zip(idx, _split_vat(vat, gs, weights, exp)):
+            for i, share in zip(idx, _split_vat(vat, gs, rate, exp)):
                 nets[i] = grosses[i] - share
         else:
             vat = printed[name] if name in printed else (sum(gs) * rate / HUNDRED).quantize(exp, ROUND_HALF_UP)
