@@ -1,1 +1,173 @@
-"""Commands of this area register themselves on `cli` here."""
+"""`tillpost process`, `status` and `watch`: the processing ledger (SPEC §9)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import cli
+from .booking import compile_or_exit, read_or_exit, write_out
+from ..engine.receipts import InputError
+
+
+def _exit_ledger_error(e: Exception) -> None:
+    click.echo(f"tillpost: {e}", err=True)
+    sys.exit(2)
+
+
+def _progress_reporter():
+    """A rich progress bar on a terminal; plain log lines (every tenth) otherwise."""
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar = Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                       transient=True)
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if not tasks:
+                bar.start()
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        return report, bar.stop
+    marks: dict[str, int] = {}
+
+    def log(stage: str, done: int, total: int) -> None:
+        if total < 10000:
+            return
+        tenth = done * 10 // total
+        if tenth > marks.get(stage, 0):
+            marks[stage] = tenth
+            click.echo(f"{stage} {done}/{total} receipts", err=True)
+
+    return log, lambda: None
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(v for value in values for v in value.split(",") if v)
+
+
+@cli.command("process")
+@click.argument("rules", type=click.Path(dir_okay=False))
+@click.argument("receipts", required=False)
+@click.option("--db", required=True, help="The ledger database (an SQLite file; created by the first final run).")
+@click.option("--trial/--final", "trial", default=None,
+              help="--trial shows what would be booked and writes nothing; --final books it, for good.")
+@click.option("--store", "stores", multiple=True, help="Only receipts of this store (repeatable).")
+@click.option("--register", "registers", multiple=True, help="Only receipts of this register (repeatable).")
+@click.option("--receipt", "receipt_ids", multiple=True, help="Only this receipt id (repeatable, or comma-separated).")
+@click.option("--retry-errors", is_flag=True, help="Retry only the receipts in error (RECEIPTS may give fixed ones).")
+@click.option("--source", default=None, help="The source adapter that reads RECEIPTS (see `tillpost sources`).")
+@click.option("--format", "fmt", type=click.Choice(["json", "table", "summary"]), default="json", show_default=True,
+              help="What the run prints: the entries and receipt statuses, readable tables, or the summary only.")
+@click.option("-o", "--out", default=None, help="Write the output to this file.")
+def process_cmd(rules, receipts, db, trial, stores, registers, receipt_ids, retry_errors, source, fmt, out) -> None:
+    """Book RECEIPTS into the ledger DB: --trial shows what --final would book.
+
+    A final run is one transaction: it books everything or nothing, and running it
+    again books nothing twice. A late receipt goes into a supplementary entry for its
+    day; a booked receipt that comes again changed is reversed and booked anew.
+    Exit 0 all selected receipts booked (or waiting as open/voided), 1 some are in
+    error (the rest is booked), 2 the rules, the input or the ledger are unusable.
+    """
+    from ..ledger import LedgerError, Selection, Store, process, run_info
+    from ..ledger.render import render
+
+    if trial is None:
+        raise click.UsageError("say --trial (show what would be booked) or --final (book it)")
+    if receipts is None and not retry_errors:
+        raise click.UsageError("missing argument RECEIPTS (only --retry-errors may go without)")
+    selection = Selection(_split(stores), _split(registers), _split(receipt_ids), retry_errors)
+    ruleset = compile_or_exit(rules)
+    inputs = [read_or_exit(receipts, ruleset, source)] if receipts else []
+    report, done = _progress_reporter()
+    try:
+        store = Store.open(db, readonly=trial)
+        try:
+            info = run_info("process --final", rules, [receipts] if receipts else [], selection)
+            result = process(ruleset, store, inputs, selection, final=not trial, info=info, progress=report)
+        finally:
+            done()
+            store.close()
+    except InputError as e:
+        click.echo(str(e), err=True)
+        sys.exit(2)
+    except LedgerError as e:
+        _exit_ledger_error(e)
+    if fmt != "summary":
+        write_out(render(result, ruleset, fmt), out)
+    for item in result.receipts()["error"]:
+        click.echo(f"error: receipt {item['receipt']}: {item['message']}", err=True)
+    click.echo(result.summary(), err=True)
+    sys.exit(1 if result.counts["error"] else 0)
+
+
+@cli.command("status")
+@click.option("--db", required=True, help="The ledger database.")
+@click.option("--date", "day", default=None, help="Only this business day (YYYY-MM-DD).")
+@click.option("--store", "shop", default=None, help="Only this store.")
+@click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
+def status_cmd(db, day, shop, fmt) -> None:
+    """Per business day and store: booked / late / changed / open / voided / errors, the gaps in each
+    register's receipt numbers, and the payments per method against what was booked."""
+    import json
+    import os
+
+    from ..ledger import LedgerError, Store
+    from ..ledger.status import status, to_table
+
+    if not os.path.exists(db):
+        click.echo(f"tillpost: {db}: no ledger here yet (a `process --final` run creates it)", err=True)
+        sys.exit(2)
+    try:
+        store = Store.open(db, readonly=True)
+        try:
+            report = status(store, day, shop)
+        finally:
+            store.close()
+    except LedgerError as e:
+        _exit_ledger_error(e)
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        click.echo(to_table(report), nl=False)
+
+
+@cli.command("watch")
+@click.argument("rules", type=click.Path(dir_okay=False))
+@click.argument("inbox", type=click.Path(file_okay=False))
+@click.option("--db", required=True, help="The ledger database.")
+@click.option("--interval", type=click.IntRange(0, 720), required=True,
+              help="Minutes between runs, 0–720; 0 books files as soon as they arrive.")
+@click.option("--source", default=None, help="The source adapter that reads the files.")
+@click.option("--once", is_flag=True, help="Run once over the files now in INBOX, then stop.")
+@click.option("--max-runs", type=click.IntRange(1), default=None, hidden=True)
+@click.option("--receipt", "--store", "--register", "selection", multiple=True, hidden=True)
+def watch_cmd(rules, inbox, db, interval, source, once, max_runs, selection) -> None:
+    """Book the receipt files that appear in INBOX every --interval minutes.
+
+    Each file is booked in its own final run and moved to INBOX/done/; a file that
+    is unusable as a whole goes to INBOX/failed/ with a .reason file. One log line
+    per run. SIGINT or SIGTERM stops it after the file in progress.
+    """
+    import os
+
+    from ..ledger import LedgerError
+    from ..ledger.watch import Watcher
+
+    if selection:
+        raise click.UsageError("watch books whole files and cannot be combined with a receipt selection "
+                               "(--receipt, --store, --register); use `tillpost process` for that")
+    if not os.path.isdir(inbox):
+        click.echo(f"tillpost: {inbox}: no such folder", err=True)
+        sys.exit(2)
+    ruleset = compile_or_exit(rules)
+    watcher = Watcher(ruleset, rules, inbox, db, interval, source, log=lambda line: click.echo(line))
+    try:
+        runs = watcher.run(max_runs=1 if once else max_runs)
+    except LedgerError as e:
+        _exit_ledger_error(e)
+    click.echo(f"watch stopped after {runs} run(s)", err=True)

@@ -1,0 +1,485 @@
+"""Trial and final runs: receipts in, immutable entries and one status per receipt out.
+
+Statuses. Every receipt the ledger has seen — keyed by (source, id) — has one
+row and exactly one status, which says where it stands now:
+
+    booked    its content is booked, in the entry of its group (day/store, or its own invoice)
+    late      its content is booked, in a supplementary entry: it arrived after its day was booked
+    changed   its content is booked through a correction: the earlier booking reversed, the new booked
+    open      seen as open; nothing booked; booked when it comes again completed
+    voided    seen as voided; nothing booked (a voided receipt that was booked is reversed)
+    error     cannot be booked; the reason says why; every later run that sees it retries it, and
+              `--retry-errors` retries the queue alone. If it was booked before (its new content is
+              broken, or it went back to open), that booking stands until the content books.
+
+What a run does with a receipt it sees, given what the ledger holds:
+
+    same content hash as stored     nothing (an error is retried)
+    new, or not booked yet          booked in the group's entry; if the group (journal, mode, key)
+                                    already has a booked entry, in a supplementary entry: late
+    booked, content changed         a reversal of exactly the legs it booked (as stored, whatever
+                                    the rule file says now) + its new booking, each in a correction
+                                    entry pointing at the entries it corrects: changed
+    booked, now voided              the reversal only: voided
+
+Booked entries are never updated or deleted (the store's triggers refuse it).
+A final run is one transaction; a trial run plans the same and writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import getpass
+import hashlib
+import json
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+import orjson
+
+from ..engine.book import _read
+from ..engine.entries import Entry, EntryBuilder, EntryLine
+from ..engine.journal import entry_dict
+from ..engine.postings import Booking, Leg, ReceiptError, book_receipt
+from ..engine.receipts import Records, receipt_id
+from ..engine.ruleset import RuleSet
+from .store import Store, StoredReceipt
+
+STATUSES = ("booked", "late", "changed", "open", "voided", "error")
+BOOKED = ("booked", "late", "changed")
+KIND_ORDER = {"regular": 0, "supplement": 1, "reversal": 2, "rebooking": 3}
+ZERO = Decimal(0)
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which receipts of the input a run processes (the Exact Globe selection)."""
+
+    stores: tuple[str, ...] = ()
+    registers: tuple[str, ...] = ()
+    receipts: tuple[str, ...] = ()
+    retry_errors: bool = False
+
+    def matches(self, obj) -> bool:
+        if not isinstance(obj, dict):
+            return not (self.stores or self.registers or self.receipts)
+        if self.stores and obj.get("store") not in self.stores:
+            return False
+        if self.registers and obj.get("register") not in self.registers:
+            return False
+        if self.receipts and obj.get("id") not in self.receipts:
+            return False
+        return True
+
+    def as_dict(self) -> dict:
+        return {"store": list(self.stores), "register": list(self.registers), "receipt": list(self.receipts),
+                "retry_errors": self.retry_errors}
+
+
+@dataclass
+class Seen:
+    """One receipt of the input: its identity, content hash and where to read it again."""
+
+    key: tuple[str, str]  # (source, id)
+    hash: str
+    content: str
+    fields: dict  # store, register, number, date, created (as found, "" when unreadable)
+    records: Records
+    index: int
+    copies: int = 1
+
+
+@dataclass
+class Change:
+    """What a run does to one receipt."""
+
+    seen: Seen
+    stored: StoredReceipt | None
+    status: str
+    reason: str | None
+    booked: bool
+    payments: list
+    booking: Booking | None = None  # the new legs to book
+    reverse: list | None = None  # the stored posting rows to reverse
+    groups: list = field(default_factory=list)  # the legs this run posts, per entry (for `postings`)
+    pk: int = 0
+    new: bool = False  # first seen in this run
+
+
+@dataclass
+class RunResult:
+    run: int
+    final: bool
+    entries: list[dict]  # ledger entries: id, kind, corrects + the canonical entry
+    changes: list[Change]
+    unchanged: int
+    decimals: int
+
+    @property
+    def counts(self) -> dict:
+        counts = {s: 0 for s in STATUSES}
+        for c in self.changes:
+            counts[c.status] += 1
+        counts["unchanged"] = self.unchanged
+        counts["entries"] = len(self.entries)
+        return counts
+
+    def receipts(self) -> dict:
+        out: dict = {s: [] for s in STATUSES}
+        for c in sorted(self.changes, key=lambda c: c.seen.key):
+            rid = c.seen.key[1]
+            out[c.status].append({"receipt": rid, "message": c.reason} if c.status == "error" else rid)
+        return out
+
+    def as_dict(self) -> dict:
+        return {"run": self.run, "mode": "final" if self.final else "trial", "entries": self.entries,
+                "receipts": self.receipts(), "counts": self.counts}
+
+    def summary(self) -> str:
+        c = self.counts
+        what = "final run" if self.final else "trial run (nothing written)"
+        return (f"{what} {self.run}: {sum(c[s] for s in STATUSES) + c['unchanged']} receipts: {c['booked']} booked, "
+                f"{c['late']} late, {c['changed']} changed, {c['open']} open, {c['voided']} voided, "
+                f"{c['error']} errors, {c['unchanged']} unchanged; {c['entries']} entries")
+
+
+# -- reading the input ---------------------------------------------------------------------
+
+
+def content_of(obj) -> str:
+    """The canonical JSON of a decoded receipt (sorted keys): what its hash is taken of."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS, default=str).decode()
+    except TypeError:  # integers past 64 bits: the standard library writes them
+        return json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"), ensure_ascii=False)
+
+
+def _text(obj, key: str) -> str:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def scan(inputs: list[Records], selection: Selection, progress: Progress | None = None) -> dict[tuple, Seen]:
+    """Every selected receipt of the inputs once, with how often its id occurs."""
+    seen: dict[tuple, Seen] = {}
+    total = sum(len(r) for r in inputs)
+    done = 0
+    for records in inputs:
+        for i in range(len(records)):
+            done += 1
+            if progress and done % 1000 == 0:
+                progress("reading", done, total)
+            obj = records.get(i)
+            if not selection.matches(obj):
+                continue
+            content = content_of(obj)
+            digest = hashlib.sha256(content.encode()).hexdigest()
+            rid = receipt_id(obj, i)
+            if rid.startswith("#"):
+                # No id: it can only be told apart by its content.
+                rid = "#" + digest[:12]
+            key = (_text(obj, "source"), rid)
+            if key in seen:
+                seen[key].copies += 1
+                continue
+            fields = {k: _text(obj, k) for k in ("store", "register", "number", "date")}
+            fields["created"] = _text(obj, "created") or None
+            seen[key] = Seen(key, digest, content, fields, records, i)
+    if progress:
+        progress("reading", total, total)
+    return seen
+
+
+def stored_records(rows: list[tuple[str, str, str]]) -> Records:
+    """Stored receipt contents, readable again exactly like JSON Lines."""
+    return Records("<ledger>", [content.encode() for _, _, content in rows], line_numbers=list(range(1, len(rows) + 1)))
+
+
+# -- deciding, per receipt -----------------------------------------------------------------
+
+
+def _payments(obj_or_booking) -> list:
+    """[method, amount, journal] per payment: journal is where it was booked, "skip", or None."""
+    if isinstance(obj_or_booking, Booking):
+        return [[fact.values[-1], str(fact.amount), rule.post.journal.name if rule.post else "skip"]
+                for fact, rule in obj_or_booking.matched if fact.kind == "payment"]
+    out = []
+    payments = obj_or_booking.get("payments") if isinstance(obj_or_booking, dict) else None
+    if isinstance(payments, list):
+        for p in payments:
+            if isinstance(p, dict) and isinstance(p.get("method"), str):
+                out.append([p["method"], str(p.get("amount")), None])
+    return out
+
+
+def decide(ruleset: RuleSet, seen: Seen, stored: StoredReceipt | None, stored_payments) -> Change:
+    obj, receipt, problem = _read(seen.records, seen.index)
+    was_booked = bool(stored and stored.booked)
+    keep = " (its earlier booking stands)" if was_booked else ""
+    if seen.copies > 1:
+        problem = f"id {seen.key[1]} occurs {seen.copies} times in this input; none of them is booked"
+    if problem is None and receipt.status == "completed":
+        booking = book_receipt(receipt, ruleset)
+        if isinstance(booking, ReceiptError):
+            problem = booking.message
+        else:
+            change = Change(seen, stored, "changed" if was_booked else "booked", None, True, _payments(booking),
+                            booking=booking)
+            change.reverse = [] if was_booked else None
+            return change
+    if problem is not None:
+        payments = stored_payments if was_booked else _payments(obj)
+        return Change(seen, stored, "error", problem + keep, was_booked, payments)
+    if receipt.status == "open":
+        if was_booked:
+            return Change(seen, stored, "error", "reported open after it was booked" + keep, True, stored_payments)
+        return Change(seen, stored, "open", None, False, _payments(obj))
+    # voided
+    change = Change(seen, stored, "voided", "voided after it was booked: its booking is reversed" if was_booked
+                    else None, False, _payments(obj))
+    change.reverse = [] if was_booked else None
+    return change
+
+
+# -- building the entries ------------------------------------------------------------------
+
+
+def _net(lines: dict, legs) -> None:
+    for account, debtor, vat, amount in legs:
+        k = (account, debtor, vat)
+        lines[k] = lines.get(k, ZERO) + Decimal(amount)
+
+
+def _entry_from(journal: str, date: str, mode: str, key: str, description: str, receipts, lines: dict) -> Entry | None:
+    out = []
+    for (account, debtor, vat) in sorted(lines, key=lambda k: (k[0], k[1] or "", k[2] or "")):
+        net = lines[(account, debtor, vat)]
+        if net:
+            out.append(EntryLine(account, net if net > 0 else ZERO, -net if net < 0 else ZERO, debtor, vat))
+    if not out:
+        return None
+    return Entry(journal, date, mode, key, description, tuple(sorted(receipts)), tuple(out))
+
+
+def _current_entries(rows: list[list[dict]]) -> tuple[int, ...]:
+    """The entries that hold a receipt's current booking: those posted since its last reversal."""
+    current: list[int] = []
+    for row in rows:
+        if any(g["t"] == "reversal" for g in row):
+            current = []
+        current += [g["e"] for g in row if g["t"] != "reversal" and g["e"] is not None]
+    return tuple(sorted(set(current)))
+
+
+def _ids(ids) -> str:
+    return ", ".join(str(i) for i in ids)
+
+
+class _Planner:
+    """Groups the run's bookings and reversals into new entries and numbers them."""
+
+    def __init__(self, ruleset: RuleSet, store: Store, booked_groups: set, next_entry: int):
+        self.ruleset = ruleset
+        self.store = store
+        self.booked_groups = booked_groups
+        self.next_entry = next_entry
+        self.builders: dict[tuple, EntryBuilder] = {}  # (kind, corrects) → builder
+        self.reversals: dict[tuple, dict] = {}  # (journal, mode, key, corrects) → lines, receipts, entry ids
+
+    def _builder(self, kind: str, corrects: tuple) -> EntryBuilder:
+        b = self.builders.get((kind, corrects))
+        if b is None:
+            b = self.builders[(kind, corrects)] = EntryBuilder(self.ruleset)
+        return b
+
+    def book(self, change: Change, corrects: tuple = ()) -> None:
+        booking = change.booking
+        key = "/".join(booking.key)
+        by_journal: dict[str, list[Leg]] = {}
+        for leg in booking.legs:
+            by_journal.setdefault(leg.journal, []).append(leg)
+        late = False
+        for journal, legs in by_journal.items():
+            if corrects:
+                kind = "rebooking"
+            elif (journal, booking.mode, key) in self.booked_groups:
+                kind, late = "supplement", True
+            else:
+                kind = "regular"
+            self._builder(kind, corrects).add(replace(booking, legs=tuple(legs)))
+            change.groups.append({"e": (kind, journal, booking.mode, key, corrects), "t": kind, "j": journal,
+                                  "m": booking.mode, "k": key,
+                                  "l": [[l.account, l.debtor, l.vat, str(l.amount)] for l in legs]})
+        if late and change.status == "booked":
+            change.status = "late"
+
+    def reverse(self, change: Change, rows: list[list[dict]]) -> tuple:
+        """Take out exactly what the receipt booked, as stored; returns the entries it corrects."""
+        corrects = _current_entries(rows)
+        per_group: dict[tuple, dict] = {}
+        for row in rows:
+            for g in row:
+                _net(per_group.setdefault((g["j"], g["m"], g["k"]), {}), g["l"])
+        for (journal, mode, key), lines in per_group.items():
+            legs = [[a, d, v, str(-amount)] for (a, d, v), amount in lines.items() if amount]
+            if not legs:
+                continue
+            slot = self.reversals.setdefault((journal, mode, key, corrects),
+                                             {"lines": {}, "receipts": set(), "entries": set()})
+            _net(slot["lines"], legs)
+            slot["receipts"].add(change.seen.key[1])
+            slot["entries"].update(g["e"] for row in rows for g in row
+                                   if (g["j"], g["m"], g["k"]) == (journal, mode, key) and g["e"] is not None)
+            change.groups.append({"e": ("reversal", journal, mode, key, corrects), "t": "reversal", "j": journal,
+                                  "m": mode, "k": key, "l": legs})
+        return corrects
+
+    def entries(self) -> tuple[list[dict], dict]:
+        """The new entries, numbered, as ledger dicts; and the map from group to entry id."""
+        made: list[tuple[str, tuple, Entry]] = []
+        prefix = {"regular": "", "supplement": "Supplement: "}
+        for (kind, corrects), builder in self.builders.items():
+            for e in builder.entries():
+                description = prefix.get(kind, f"Correction of {_ids(corrects)}: ") + e.description
+                made.append((kind, corrects, replace(e, description=description)))
+        headers = self.store.entry_headers(i for slot in self.reversals.values() for i in slot["entries"])
+        for (journal, mode, key, corrects), slot in self.reversals.items():
+            olds = [headers[i] for i in sorted(slot["entries"]) if i in headers]
+            date = max((h["date"] for h in olds), default=key.split("/")[0])
+            base = next((h["description"] for h in reversed(olds) if h["kind"] in ("regular", "supplement")),
+                        olds[-1]["description"] if olds else key)
+            base = base.split(": ", 1)[1] if base.startswith(("Correction of", "Supplement: ")) else base
+            e = _entry_from(journal, date, mode, key, f"Reversal of {_ids(corrects)}: {base}",
+                            slot["receipts"], slot["lines"])
+            if e is not None:
+                made.append(("reversal", corrects, e))
+        made.sort(key=lambda m: (m[2].date, m[2].journal, m[2].key, KIND_ORDER[m[0]], m[1]))
+        out, ids = [], {}
+        for n, (kind, corrects, e) in enumerate(made, start=self.next_entry):
+            ids[(kind, e.journal, e.mode, e.key, corrects)] = n
+            out.append({"id": n, "kind": kind, "corrects": list(corrects),
+                        **entry_dict(e, self.ruleset.decimals)})
+        return out, ids
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+def run_info(command: str, rules_path: str, inputs: list[str], selection: Selection) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        tillpost_version = version("tillpost")
+    except PackageNotFoundError:
+        tillpost_version = "unknown"
+    try:
+        with open(rules_path, "rb") as f:
+            rules_hash = hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        rules_hash = ""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in some containers
+        user = "unknown"
+    return {"command": command, "rules": str(rules_path), "rules_sha256": rules_hash, "version": tillpost_version,
+            "input": json.dumps(inputs), "selection": json.dumps(selection.as_dict(), sort_keys=True),
+            "ran_by": f"{user}@{socket.gethostname()}"}
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selection,
+         progress: Progress | None = None, final: bool = False) -> RunResult:
+    """What a run books: computed against the ledger as it is (inside the lock, for a final run)."""
+    index = store.receipt_index()
+    run_id, next_entry, next_pk = store.next_ids()
+    if selection.retry_errors:
+        queue = {k for k, s in index.items() if s.status == "error"}
+        seen = {k: s for k, s in scan(inputs, selection, progress).items() if k in queue}
+        waiting = [row for row in store.stored_contents("error") if (row[0], row[1]) not in seen]
+        waiting_records = stored_records(waiting)
+        for k, s in scan([waiting_records], replace(selection, receipts=()), None).items():
+            if k in queue and k not in seen:
+                seen[k] = s
+    else:
+        seen = scan(inputs, selection, progress)
+
+    planner = _Planner(ruleset, store, store.booked_groups(), next_entry)
+    changes: list[Change] = []
+    unchanged = 0
+    total, done = len(seen), 0
+    for key, s in seen.items():
+        done += 1
+        if progress and done % 1000 == 0:
+            progress("booking", done, total)
+        stored = index.get(key)
+        if stored and stored.hash == s.hash and stored.status != "error" and s.copies == 1:
+            unchanged += 1
+            continue
+        stored_payments = _stored_payments(store, stored) if stored and stored.booked else []
+        change = decide(ruleset, s, stored, stored_payments)
+        rows = store.postings_of(stored.pk) if change.reverse is not None else None
+        corrects = planner.reverse(change, rows) if rows is not None else ()
+        if change.booking is not None:
+            planner.book(change, corrects if change.reverse is not None else ())
+        changes.append(change)
+    if progress:
+        progress("booking", total, total)
+
+    entries, ids = planner.entries()
+    for change in changes:
+        for g in change.groups:
+            g["e"] = ids.get(g["e"])
+        if change.stored is None:
+            change.pk, change.new = next_pk, True
+            next_pk += 1
+        else:
+            change.pk = change.stored.pk
+    return RunResult(run_id, final, entries, changes, unchanged, ruleset.decimals)
+
+
+def _stored_payments(store: Store, stored: StoredReceipt) -> list:
+    row = store.conn.execute("SELECT payments FROM receipts WHERE pk = ?", (stored.pk,)).fetchone()
+    return json.loads(row[0]) if row else []
+
+
+def write(store: Store, result: RunResult, info: dict) -> None:
+    """Write a planned final run (inside the transaction)."""
+    run_id = result.run
+    store.insert_run({"id": run_id, "started": info.get("started") or _now(), **info})
+    store.insert_entries(run_id, result.entries)
+    new, old = [], []
+    for c in result.changes:
+        row = {"pk": c.pk, "source": c.seen.key[0], "id": c.seen.key[1], **c.seen.fields,
+               "hash": c.seen.hash, "status": c.status, "reason": c.reason, "booked": c.booked,
+               "payments": json.dumps(c.payments), "content": c.seen.content}
+        (new if c.new else old).append(row)
+    store.insert_receipts(new, run_id)
+    store.update_receipts(old, run_id)
+    store.insert_postings([(c.pk, c.groups) for c in result.changes if c.groups], run_id)
+    store.set_meta("decimals", str(result.decimals))
+    store.finish_run(run_id, _now(), result.counts)
+
+
+def process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selection = Selection(),
+            final: bool = False, info: dict | None = None, progress: Progress | None = None) -> RunResult:
+    """A trial run (plans, writes nothing) or a final run (plans and books in one transaction)."""
+    if not final:
+        store.check_current()
+        return plan(ruleset, store, inputs, selection, progress, final=False)
+    started = _now()
+    store.begin()
+    try:
+        result = plan(ruleset, store, inputs, selection, progress, final=True)
+        write(store, result, {**(info or run_info("api", "", [], selection)), "started": started})
+        store.commit()
+    except BaseException:
+        store.rollback()
+        raise
+    return result

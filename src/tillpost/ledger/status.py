@@ -1,0 +1,170 @@
+"""Completeness per business day and store: what `tillpost status` shows.
+
+For each (date, store): how many receipts are in each status (and which, with
+the reason for errors); the gaps in each register's receipt-number sequence;
+and the reconciliation of the receipts' payments against what was booked.
+
+Gaps. Receipt numbers are not always sequential, so a gap is a fact to look
+at, not an error. Per store and register (and per non-digit prefix of the
+number, such as `K1-`), the numbers ever seen are sorted; every run of numbers
+never seen between two seen ones is a gap, reported on the day of the receipt
+that follows it (the day it became visible).
+
+Reconciliation, per payment method: `receipts` is what the receipts of the day
+say was paid (those booked, plus those in error: the POS says they were paid);
+`booked` is what the ledger booked of them, and in which journal (`skip` when
+the rule file books that method nowhere, e.g. invoices paid later);
+`difference` is what is paid but not booked. Per journal, `debit` is the
+journal's booked total for the day and store (all its entries, corrections
+included, netted per account): what the accounting package should show.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal, InvalidOperation
+
+from .process import BOOKED, STATUSES
+from .store import Store
+
+_NUMBER = re.compile(r"(.*?)([0-9]+)")
+
+
+def _amount(text) -> Decimal | None:
+    try:
+        value = Decimal(str(text))
+    except (InvalidOperation, ValueError):
+        return None
+    return value if value.is_finite() else None
+
+
+def gaps(numbers: list[tuple[str, str, str, str]]) -> dict[tuple[str, str], list[dict]]:
+    """(store, register, number, date) of every receipt → gaps per (date, store)."""
+    sequences: dict[tuple, dict[int, tuple[str, str]]] = {}
+    for store, register, number, date in numbers:
+        m = _NUMBER.fullmatch(number or "")
+        if m:
+            sequences.setdefault((store, register, m.group(1)), {})[int(m.group(2))] = (m.group(2), date)
+    out: dict[tuple[str, str], list[dict]] = {}
+    for (store, register, prefix), seen in sorted(sequences.items()):
+        ordered = sorted(seen)
+        for a, b in zip(ordered, ordered[1:]):
+            if b - a > 1:
+                width = len(seen[a][0])
+                first, last = str(a + 1).zfill(width), str(b - 1).zfill(width)
+                out.setdefault((seen[b][1], store), []).append({
+                    "register": register, "from": prefix + first, "to": prefix + last, "missing": b - a - 1})
+    return out
+
+
+def status(store: Store, date: str | None = None, shop: str | None = None) -> dict:
+    store.check_current()
+    decimals = int(store.meta("decimals") or 2)
+    exp = Decimal(1).scaleb(-decimals)
+    days: dict[tuple[str, str], dict] = {}
+    pk_day: dict[int, tuple[str, str]] = {}
+    for (source, rid, shop_, register, number, day, created, st, reason, booked, payments, pk) in \
+            store.receipts_for_status(date):
+        if shop and shop_ != shop:
+            continue
+        d = days.setdefault((day, shop_), _day(day, shop_))
+        pk_day[pk] = (day, shop_)
+        d["counts"][st] += 1
+        d["receipts"] += 1
+        if st == "error":
+            d["error"].append({"receipt": rid, "reason": reason})
+        else:
+            d[st].append(rid)
+        if created and day and created[:10] > day:
+            d["backdated"].append(rid)
+        if st in BOOKED or st == "error":
+            for method, amount, journal in json.loads(payments):
+                value = _amount(amount)
+                if value is None:
+                    continue
+                p = d["_payments"].setdefault(method, {"receipts": Decimal(0), "booked": Decimal(0), "journals": set()})
+                p["receipts"] += value
+                if booked and journal:
+                    p["booked"] += value
+                    p["journals"].add(journal)
+
+    # The journals' booked totals, netted per account over every entry the day's receipts are in.
+    nets: dict[tuple, dict[tuple, Decimal]] = {}
+    for pk, legs in store.all_postings():
+        where = pk_day.get(pk)
+        if where is None:
+            continue
+        for group in json.loads(legs):
+            lines = nets.setdefault((where, group["j"]), {})
+            for account, debtor, vat, amount in group["l"]:
+                k = (account, debtor, vat)
+                lines[k] = lines.get(k, Decimal(0)) + Decimal(amount)
+    for (where, journal), lines in sorted(nets.items()):
+        debit = sum((v for v in lines.values() if v > 0), Decimal(0))
+        days[where]["journals"].append({"journal": journal, "debit": str(debit.quantize(exp))})
+
+    all_gaps = gaps([(r[0], r[1], r[2], r[3]) for r in
+                     store.conn.execute("SELECT store, register, number, date FROM receipts")])
+    out = []
+    for (day, shop_), d in sorted(days.items()):
+        d["gaps"] = all_gaps.get((day, shop_), [])
+        d["payments"] = [
+            {"method": m, "receipts": str(p["receipts"].quantize(exp)), "booked": str(p["booked"].quantize(exp)),
+             "journals": sorted(p["journals"]), "difference": str((p["receipts"] - p["booked"]).quantize(exp))}
+            for m, p in sorted(d.pop("_payments").items())]
+        d["complete"] = not (d["counts"]["open"] or d["counts"]["error"] or d["gaps"]
+                             or any(Decimal(p["difference"]) for p in d["payments"]))
+        out.append(d)
+    totals = {s: sum(d["counts"][s] for d in out) for s in STATUSES}
+    return {"days": out, "totals": totals, "receipts": sum(totals.values())}
+
+
+def _day(day: str, shop: str) -> dict:
+    return {"date": day, "store": shop, "receipts": 0, "counts": {s: 0 for s in STATUSES},
+            **{s: [] for s in STATUSES}, "backdated": [], "gaps": [], "_payments": {}, "journals": []}
+
+
+def to_table(report: dict, width: int = 100) -> str:
+    """The status report for a person: one block per day and store."""
+    import io
+
+    from rich.console import Console
+    from rich.padding import Padding
+    from rich.table import Table
+
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, highlight=False, soft_wrap=True)
+    if not report["days"]:
+        console.print("no receipts in the ledger" + ("" if report.get("date") is None else f" for {report['date']}"))
+    for d in report["days"]:
+        c = d["counts"]
+        todo = [f"{n} {what}" for n, what in (
+            (c["open"], "open"), (c["error"], "in error"), (len(d["gaps"]), "number gap(s)"),
+            (sum(1 for p in d["payments"] if Decimal(p["difference"])), "payment difference(s)")) if n]
+        mark = "complete" if not todo else "incomplete: " + ", ".join(todo)
+        console.print(f"{d['date']} {d['store']}: {d['receipts']} receipts: {c['booked']} booked, {c['late']} late, "
+                      f"{c['changed']} changed, {c['open']} open, {c['voided']} voided, {c['error']} errors — {mark}")
+        for e in d["error"]:
+            console.print(f"  error {e['receipt']}: {e['reason']}")
+        for s in ("open", "late", "changed", "voided", "backdated"):
+            if d[s]:
+                console.print(f"  {s}: " + ", ".join(d[s]))
+        for g in d["gaps"]:
+            span = g["from"] if g["from"] == g["to"] else f"{g['from']}–{g['to']}"
+            console.print(f"  gap: register {g['register'] or '-'} never saw {span} ({g['missing']} missing)")
+        if d["payments"]:
+            t = Table(show_header=True, expand=False, pad_edge=False, box=None, padding=(0, 2))
+            for col, justify in (("method", "left"), ("receipts", "right"), ("booked", "right"),
+                                 ("difference", "right"), ("journal", "left")):
+                t.add_column(col, justify=justify)
+            for p in d["payments"]:
+                t.add_row(p["method"], p["receipts"], p["booked"], p["difference"], ", ".join(p["journals"]))
+            console.print(Padding(t, (0, 0, 0, 2)))
+        if d["journals"]:
+            console.print("  booked: " + ", ".join(f"{j['journal']} {j['debit']}" for j in d["journals"]))
+        console.print("")
+    t = report["totals"]
+    console.print(f"{report['receipts']} receipts: " + ", ".join(
+        f"{t[s]} {'errors' if s == 'error' else s}" for s in STATUSES))
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
