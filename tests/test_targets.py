@@ -62,6 +62,46 @@ def validate_xsd(text: str, *schema: str):
     return doc
 
 
+SNELSTART_MODELS = {
+    "verkoopboekingen": "SnelStart.B2B.Api.V2.Models.VerkoopBoekingen.VerkoopBoekingModel",
+    "kasboekingen": "SnelStart.B2B.Api.V2.Models.Kasboekingen.KasboekingModel",
+    "memoriaalboekingen": "SnelStart.B2B.Api.V2.Models.Bankboekingen.MemoriaalboekingModel",
+}
+
+
+@cache
+def _openapi(path: Path):
+    import yaml
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT4
+
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return Registry().with_resource("urn:spec", Resource.from_contents(spec, default_specification=DRAFT4))
+
+
+def openapi_errors(instance, schema: str, *spec: str) -> list[str]:
+    """Errors of `instance` against components/schemas/`schema` of an OpenAPI 3.0 document (formats checked)."""
+    from openapi_schema_validator import OAS30Validator
+
+    registry = _openapi(schema_path(*spec))
+    validator = OAS30Validator({"$ref": f"urn:spec#/components/schemas/{schema}"}, registry=registry,
+                               format_checker=OAS30Validator.FORMAT_CHECKER)
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(instance)]
+
+
+def validate_snelstart(text: str) -> dict:
+    import json
+
+    doc = json.loads(text, parse_float=Decimal)
+    assert set(doc) == set(SNELSTART_MODELS)
+    plain = json.loads(text)  # the validator wants JSON numbers as numbers
+    for key, model in SNELSTART_MODELS.items():
+        for item in plain[key]:
+            errors = openapi_errors(item, model, "snelstart", "snelstart-b2b-api-v2.yaml")
+            assert not errors, f"{key}: {errors}"
+    return doc
+
+
 def validate_hledger(text: str, tmp_path: Path) -> None:
     exe = need_tool("hledger")
     path = tmp_path / "out.journal"
@@ -114,6 +154,8 @@ def validate(target: str, text: str, tmp_path: Path, settings: dict | None = Non
         validate_xsd(text, "exact-globe", "eExact-Schema.xsd")
     elif target == "exact-online":
         validate_xsd(text, "exact-online-xml", "eExact-XML.xsd")
+    elif target == "snelstart":
+        validate_snelstart(text)
     elif target == "xaf":
         validate_xsd(text, "xaf32", "XmlAuditfileFinancieel3.2.xsd")
         assert check_xaf(text) == []
@@ -135,6 +177,15 @@ def rules():
     return load_rules(EXAMPLES / "bakery-targets.rules")
 
 
+# Targets that need the package's own ids of accounts, journals and customers have their own example.
+EXAMPLE_RULES = {"snelstart": "bakery-snelstart.rules"}
+
+
+@cache
+def example_rules(target: str):
+    return load_rules(EXAMPLES / EXAMPLE_RULES.get(target, "bakery-targets.rules"))
+
+
 @pytest.fixture(scope="module")
 def day(rules):
     return book(rules, read_receipts(str(EXAMPLES / "bakery-day.json"), rules))
@@ -143,13 +194,15 @@ def day(rules):
 ALL = sorted(targets())
 
 
-def test_example_rules_have_valid_target_settings(rules):
-    diagnostics = check_target_settings(rules)
+@pytest.mark.parametrize("example", sorted({"bakery-targets.rules", *EXAMPLE_RULES.values()}))
+def test_example_rules_have_valid_target_settings(example):
+    diagnostics = check_target_settings(load_rules(EXAMPLES / example))
     assert not diagnostics.items, diagnostics.format()
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_target_renders_the_bakery_day_and_validates(name, rules, day, tmp_path, snapshot):
+def test_target_renders_the_bakery_day_and_validates(name, day, tmp_path, snapshot):
+    rules = example_rules(name)
     rendering = render(day, rules, name)
     assert rendering.errors == []
     assert rendering.documents
@@ -299,3 +352,18 @@ def test_xaf_checks_catch_what_the_xsd_does_not(rules, day):
     assert any("account 8000 is not declared" in p for p in problems)
     assert any("customer BALIE is not declared" in p for p in problems)
     assert "linesCount 31 but 30 lines" in problems
+
+
+def test_snelstart_sales_booking_and_missing_ids(day, tmp_path):
+    rules = example_rules("snelstart")
+    doc = validate_snelstart(render(day, rules, "snelstart").text)
+    invoice = doc["verkoopboekingen"][2]
+    assert invoice["factuurnummer"] == "AMS01-K2-5001" and invoice["factuurbedrag"] == Decimal("46.50")
+    assert sum(r["bedrag"] for r in invoice["boekingsregels"]) + sum(b["btwBedrag"] for b in invoice["btw"]) \
+        == invoice["factuurbedrag"]
+    assert {b["btwSoort"] for b in invoice["btw"]} == {"VerkopenHoog", "VerkopenLaag"}
+    # without ids the entries are errors that say which setting is missing
+    rendering = render(day, load_rules(EXAMPLES / "bakery-targets.rules"), "snelstart")
+    assert len(rendering.errors) == len(day.entries)
+    assert "account 1000 has no snelstart id (add `target snelstart grootboek-1000" in rendering.errors[0]
+    validate_snelstart(rendering.text)  # an empty document is still a valid one

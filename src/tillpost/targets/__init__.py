@@ -65,6 +65,20 @@ class Target:
     sales_debtor: bool = False  # does a sales entry need exactly one debtor line (the invoice's customer)?
     validated_by: str = ""
     docs: tuple[str, ...] = ()
+    # The package's own ids of our accounts, journals and debtors, given as settings named by a
+    # prefix: `target snelstart grootboek-8000 "<uuid>"` is {"account": "grootboek-"}.
+    ids: dict[str, str] = field(default_factory=dict)
+
+    sales_line_kinds: tuple[str, ...] = ()  # when set: the only kinds of line a sales entry may have
+
+    def setting(self, name: str) -> Setting | None:
+        """The declared setting `name` is, also for a family of settings such as `grootboek-*`."""
+        if name in self.settings:
+            return self.settings[name]
+        for declared, s in self.settings.items():
+            if declared.endswith("*") and name.startswith(declared[:-1]) and len(name) > len(declared) - 1:
+                return s
+        return None
 
 
 @dataclass(frozen=True)
@@ -99,7 +113,7 @@ def _load(folder: Path) -> Target:
         template=data.get("template", "document.j2"), folder=folder, settings=settings,
         debtors=data.get("debtors", True), vat_codes=data.get("vat_codes", False),
         sales_debtor=data.get("sales_debtor", False), validated_by=data.get("validated_by", ""),
-        docs=tuple(data.get("docs", ())),
+        docs=tuple(data.get("docs", ())), sales_line_kinds=tuple(data.get("sales_line_kinds", ())), ids=dict(data.get("ids") or {}),
     )
 
 
@@ -141,7 +155,7 @@ def check_target_settings(ruleset: RuleSet, diagnostics: Diagnostics | None = No
         if target is None:
             d.error(ts.pos, f"unknown target '{ts.target}'; expected one of: {', '.join(known)}")
             continue
-        setting = target.settings.get(ts.setting)
+        setting = target.setting(ts.setting)
         if setting is None:
             expected = ", ".join(target.settings) or "none"
             d.error(ts.pos, f"target '{ts.target}' has no setting '{ts.setting}'; its settings: {expected}")
@@ -162,13 +176,22 @@ def check_target_settings(ruleset: RuleSet, diagnostics: Diagnostics | None = No
 
 def resolve_settings(target: Target, ruleset: RuleSet, overrides: dict | None = None) -> dict[str, str]:
     """The target's settings: the rule file's, then overrides, then defaults; a missing required one raises."""
+    import re
+
     given = {**ruleset.targets.get(target.name, {}), **(overrides or {})}
-    unknown = sorted(set(given) - set(target.settings))
+    unknown = sorted(name for name in given if target.setting(name) is None)
     if unknown:
         raise TargetError(f"target '{target.name}' has no setting {', '.join(map(repr, unknown))}; "
                           f"its settings: {', '.join(target.settings) or 'none'}")
     out = {}
+    for name, value in given.items():  # members of setting families (`grootboek-8000`)
+        s = target.setting(name)
+        if name not in target.settings and s.pattern and not re.fullmatch(s.pattern, value):
+            raise TargetError(f"setting '{name}' of target '{target.name}': '{value}' is not {s.description}")
+        out[name] = value
     for s in target.settings.values():
+        if s.name.endswith("*"):
+            continue
         value = given.get(s.name, s.default)
         if value is None and s.required:
             raise TargetError(f"target '{target.name}' needs setting '{s.name}' ({s.description}): "
@@ -184,17 +207,23 @@ def resolve_settings(target: Target, ruleset: RuleSet, overrides: dict | None = 
 
 
 def _declarations(ruleset: RuleSet) -> dict:
-    journals = {j.name: {"code": j.name, "type": j.type, "description": j.description}
+    # The accounts `tax` rules credit: their lines are VAT lines, other lines with a VAT name are its base.
+    vat_accounts = sorted({r.post.credit.number for r in ruleset.rules if r.kind == "tax" and r.post})
+    # The accounts payment rules debit in a journal: the cash or clearing account the journal is "of".
+    journal_accounts: dict[str, list[str]] = {}
+    for r in ruleset.rules:
+        if r.kind == "payment" and r.post and r.post.debit.number not in journal_accounts.get(r.post.journal.name, []):
+            journal_accounts.setdefault(r.post.journal.name, []).append(r.post.debit.number)
+    journals = {j.name: {"code": j.name, "type": j.type, "description": j.description,
+                         "accounts": journal_accounts.get(j.name, [])}
                 for j in ruleset.journals.values()}
     accounts = {a.number: {"number": a.number, "key": a.name, "name": a.description or a.name, "debtors": a.debtors}
                 for a in ruleset.accounts.values()}
     vats = {v.name: {"name": v.name, "code": v.code, "rate": v.rate} for v in ruleset.vats.values()}
     methods = {m.name: {"name": m.name, "mode": m.mode, "debtor": m.debtor} for m in ruleset.methods.values()}
-    # The accounts `tax` rules credit: their lines are VAT lines, other lines with a VAT name are its base.
-    vat_accounts = sorted({r.post.credit.number for r in ruleset.rules if r.kind == "tax" and r.post})
-    return {"client": ruleset.client, "vat_accounts": vat_accounts, "currency": ruleset.currency, "decimals": ruleset.decimals,
+    return {"client": ruleset.client, "currency": ruleset.currency, "decimals": ruleset.decimals,
             "counter_debtor": ruleset.counter_debtor, "journals": journals, "accounts": accounts,
-            "vats": vats, "methods": methods}
+            "vats": vats, "methods": methods, "vat_accounts": vat_accounts}
 
 
 def _entry_view(entry: dict, index: int, decl: dict) -> dict:
@@ -208,8 +237,10 @@ def _entry_view(entry: dict, index: int, decl: dict) -> dict:
             "debtor": l["debtor"], "vat": decl["vats"].get(l["vat"]) if l["vat"] else None,
             "tax": l["account"] in decl["vat_accounts"],  # a VAT line (else, with a VAT name, a base line)
         })
+        line = lines[-1]
+        line["kind"] = ("debtor" if line["debtor"] else "tax" if line["tax"] else "base" if line["vat"] else "other")
     journal = decl["journals"].get(entry["journal"]) or {"code": entry["journal"], "type": "memo",
-                                                         "description": entry["journal"]}
+                                                         "description": entry["journal"], "accounts": []}
     debtors = [l["debtor"] for l in lines if l["debtor"]]
     revenue = [l for l in lines if l["vat"] and not l["tax"]]
     return {
@@ -223,15 +254,31 @@ def _entry_view(entry: dict, index: int, decl: dict) -> dict:
     }
 
 
-def _problems(target: Target, entry: dict) -> list[str]:
+def _problems(target: Target, entry: dict, settings: dict) -> list[str]:
     """Why `target` cannot express `entry` (empty when it can)."""
     out = []
+    needed = []  # (what, our name, setting): the package's ids this entry needs
+    if "journal" in target.ids:
+        needed.append(("journal", entry["journal"]["code"], target.ids["journal"] + entry["journal"]["code"]))
+    for l in entry["lines"]:
+        if "account" in target.ids:
+            needed.append(("account", l["account"]["number"], target.ids["account"] + l["account"]["number"]))
+        if l["debtor"] and "debtor" in target.ids:
+            needed.append(("debtor", l["debtor"], target.ids["debtor"] + l["debtor"]))
+    missing = [f"{what} {name} has no {target.name} id (add `target {target.name} {setting} \"…\"`)"
+               for what, name, setting in dict.fromkeys(needed) if setting not in settings]
+    out.extend(missing)
     if not target.debtors and any(l["debtor"] for l in entry["lines"]):
         out.append("it has a debtor line and this target books no debtors")
     if target.vat_codes:
         missing = sorted({l["vat"]["name"] for l in entry["lines"] if l["vat"] and not l["vat"]["code"]})
         if missing:
             out.append(f"VAT {', '.join(missing)} has no code (declare it as `vat NAME RATE code \"…\"`)")
+    if target.sales_line_kinds and entry["journal"]["type"] == "sales":
+        odd = sorted({l["account"]["number"] for l in entry["lines"] if l["kind"] not in target.sales_line_kinds})
+        if odd:
+            out.append(f"a sales entry here holds only {', '.join(target.sales_line_kinds)} lines; "
+                       f"account {', '.join(odd)} is none of them")
     if target.sales_debtor and entry["journal"]["type"] == "sales":
         debtors = {l["debtor"] for l in entry["lines"] if l["debtor"]}
         if len(debtors) != 1:
@@ -273,14 +320,16 @@ def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None
         view = _entry_view(raw, i, decl)
         if t.renders == "invoices" and not (view["mode"] == "individual" and view["journal"]["type"] == "sales"):
             continue  # an invoice target renders only the invoices: individual sales entries
-        problems = _problems(t, view)
+        problems = _problems(t, view, values)
         if problems:
             errors.append(f"target {t.name}: entry {raw['journal']} {raw['key']} ({raw['description']}): "
                           + "; ".join(problems))
             continue
         entries.append(view)
     template = _environment(t.folder, t.format).get_template(t.template)
-    base = {**decl, "settings": values, "target": t.name, "today": _today(), "version": _version(),
+    ids = {what: {key[len(prefix):]: value for key, value in values.items() if key.startswith(prefix)}
+           for what, prefix in t.ids.items()}
+    base = {**decl, "settings": values, "ids": ids, "target": t.name, "today": _today(), "version": _version(),
             "periods": _periods(entries), "vat_pay_accounts": _vat_pay_accounts(entries),
             # (account number, debtor) of every debtor line: targets that declare sub-accounts need them
             "debtor_accounts": sorted({(l["account"]["number"], l["debtor"])
