@@ -15,6 +15,7 @@ must lex to the same tokens and comments as the original, else it refuses
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -41,15 +42,25 @@ def _grammar() -> str:
     return resources.files("tillpost.grammar").joinpath("rules.lark").read_text(encoding="utf-8")
 
 
-def _parse_with_comments(text: str) -> tuple[Tree, list[Token]]:
-    """The parse tree and the comments, which the grammar otherwise ignores.
+_sink = threading.local()  # the comments of the text being parsed, per thread
 
-    A fresh parser per call: the lexer callback collects into this call's list.
-    """
-    comments: list[Token] = []
-    parser = Lark(_grammar(), parser="lalr", strict=True, propagate_positions=True, maybe_placeholders=False,
-                  lexer_callbacks={"COMMENT": comments.append})
-    return parser.parse(text), comments
+
+def _collect(comment: Token) -> Token:
+    _sink.comments.append(comment)
+    return comment
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(_grammar(), parser="lalr", strict=True, propagate_positions=True, maybe_placeholders=False,
+                lexer_callbacks={"COMMENT": _collect})
+
+
+def _parse_with_comments(text: str) -> tuple[Tree, list[Token]]:
+    """The parse tree and the comments, which the grammar otherwise ignores."""
+    _sink.comments = []
+    tree = _parser().parse(text)
+    return tree, _sink.comments
 
 
 def _tokens(tree: Tree) -> list[Token]:
@@ -139,7 +150,10 @@ def _render_block(block: list) -> list[str]:
     for item in block:
         if isinstance(item, _Statement):
             w = widths.setdefault(item.kind, [])
-            for i, cell in enumerate(item.cells[:-1]):
+            # The last word of a line needs no padding, so it does not widen its column;
+            # a VAT rate does, as rates are right-aligned.
+            counted = item.cells if item.kind == "vat" else item.cells[:-1]
+            for i, cell in enumerate(counted):
                 if i >= len(w):
                     w.append(0)
                 w[i] = max(w[i], len(cell))
