@@ -1,0 +1,481 @@
+"""The processing ledger against real SQLite files: trial, final, corrections, errors, status, atomicity."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tillpost.api import book, load_rules
+from tillpost.cli import cli, main  # noqa: F401
+from tillpost.cli import ledger as _ledger_cli  # noqa: F401  (registers the commands)
+from tillpost.engine.receipts import Records
+from tillpost.ledger import LedgerError, Selection, Store, process
+from tillpost.ledger.status import gaps, status
+from tillpost.ledger.store import InjectedFailure
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "tillpost" / "rules" / "examples"
+BAKERY = EXAMPLES / "bakery.rules"
+DAY = EXAMPLES / "bakery-day.json"
+
+
+# -- helpers (also used by the other test_ledger modules) ---------------------------------
+
+
+def receipt(rid: str, amount: str = "3.25", method: str = "cash", date: str = "2026-11-20", store: str = "AMS01",
+            register: str = "K1", number: str | None = None, status: str = "completed", category: str = "brood",
+            vat: str = "low", cost: str | None = "1.10", paid: str | None = None, **extra) -> dict:
+    """A one-line receipt the bakery rules book: amount incl. VAT, paid in full by `method`."""
+    line = {"sku": "X", "description": "Brood", "category": category, "quantity": "1", "unit_price": amount,
+            "vat": vat}
+    if cost is not None:
+        line["cost"] = cost
+    r = {"id": rid, "number": number or rid.rsplit("-", 1)[-1], "source": "test", "store": store,
+         "register": register, "date": date, "created": f"{date}T10:00:00+01:00", "status": status,
+         "currency": "EUR", "prices_include_vat": True, "lines": [line],
+         "payments": [{"method": method, "amount": paid or amount}]}
+    if method == "invoice":
+        r["customer"] = {"id": "C1", "debtor": "20001", "name": "Jansen"}
+    r.update(extra)
+    return r
+
+
+def run(rules, db, receipts, final=True, selection=Selection()):
+    store = Store.open(str(db), readonly=not final)
+    try:
+        return process(rules, store, [Records("<test>", list(receipts))], selection, final=final)
+    finally:
+        store.close()
+
+
+def dump(db) -> dict:
+    """Every row of every table (runs without their clock times): the database's state."""
+    if not os.path.exists(db):
+        return {}
+    conn = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        out = {}
+        for t in tables:
+            if t == "runs":
+                rows = conn.execute("SELECT id, command, selection, input, counts FROM runs").fetchall()
+            else:
+                rows = conn.execute(f"SELECT * FROM {t}").fetchall()
+            out[t] = sorted(rows, key=repr)
+        return out
+    finally:
+        conn.close()
+
+
+def ledger_nets(db) -> dict:
+    """Σ of every booked entry line per (journal, mode, key, account, debtor, vat), zeros dropped."""
+    conn = sqlite3.connect(db)
+    nets: dict = {}
+    for (payload,) in conn.execute("SELECT payload FROM entries"):
+        e = json.loads(payload)
+        for l in e["lines"]:
+            k = (e["journal"], e["mode"], e["key"], l["account"], l["debtor"], l["vat"])
+            nets[k] = nets.get(k, Decimal(0)) + Decimal(l["debit"]) - Decimal(l["credit"])
+    conn.close()
+    return {k: v for k, v in nets.items() if v}
+
+
+def scratch_nets(rules, receipts) -> dict:
+    """The same sums when the receipts are booked once, from scratch, by the engine."""
+    result = book(rules, list(receipts))
+    assert not result.errors
+    nets: dict = {}
+    for e in result.entries:
+        for l in e.lines:
+            k = (e.journal, e.mode, e.key, l.account, l.debtor, l.vat)
+            nets[k] = nets.get(k, Decimal(0)) + l.debit - l.credit
+    return {k: v for k, v in nets.items() if v}
+
+
+def statuses(db) -> dict:
+    conn = sqlite3.connect(db)
+    out = dict(conn.execute("SELECT id, status FROM receipts"))
+    conn.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules(BAKERY)
+
+
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / "ledger.sqlite")
+
+
+def tp(*args, input=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
+
+
+# -- trial and final ----------------------------------------------------------------------
+
+
+def test_trial_writes_nothing_and_shows_exactly_what_final_books(db, tmp_path):
+    # On a fresh path: no file is created.
+    trial = tp("process", BAKERY, DAY, "--db", db, "--trial")
+    assert trial.exit_code == 0, trial.output
+    assert not os.path.exists(db)
+    # On an existing ledger: not a byte changes.
+    first = json.loads(tp("process", BAKERY, DAY, "--db", db, "--final").stdout)
+    assert first["mode"] == "final"
+    assert json.loads(trial.stdout)["entries"] == first["entries"]
+    more = tmp_path / "more.json"
+    more.write_text(json.dumps([receipt("AMS01-K1-1009", number="1009")]))
+    before = Path(db).read_bytes()
+    trial2 = tp("process", BAKERY, more, "--db", db, "--trial")
+    assert Path(db).read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["ledger.sqlite", "more.json"]  # no journal file left either
+    final2 = tp("process", BAKERY, more, "--db", db, "--final")
+    assert json.loads(trial2.stdout)["entries"] == json.loads(final2.stdout)["entries"]
+    assert json.loads(trial2.stdout)["receipts"] == json.loads(final2.stdout)["receipts"]
+
+
+def test_the_ledger_entries_render_like_tillpost_book(db, rules):
+    booked = json.loads(tp("book", BAKERY, DAY).stdout)
+    ran = json.loads(tp("process", BAKERY, DAY, "--db", db, "--final").stdout)
+    stripped = [{k: v for k, v in e.items() if k not in ("id", "kind", "corrects")} for e in ran["entries"]]
+    assert stripped == booked["entries"]
+    assert all(e["kind"] == "regular" and e["corrects"] == [] for e in ran["entries"])
+    assert ran["receipts"]["open"] == booked["open"] and ran["receipts"]["voided"] == booked["voided"]
+    conn = sqlite3.connect(db)
+    payloads = [json.loads(p) for (p,) in conn.execute("SELECT payload FROM entries ORDER BY id")]
+    assert payloads == ran["entries"]
+
+
+def test_final_twice_books_once(db):
+    first = tp("process", BAKERY, DAY, "--db", db, "--final")
+    assert first.exit_code == 0
+    state = dump(db)
+    again = tp("process", BAKERY, DAY, "--db", db, "--final")
+    assert again.exit_code == 0
+    assert json.loads(again.stdout)["entries"] == []
+    assert "0 booked" in again.stderr and "11 unchanged" in again.stderr
+    after = dump(db)
+    assert after["entries"] == state["entries"] and after["receipts"] == state["receipts"]
+    assert len(after["runs"]) == 2  # the second run is recorded, with nothing booked
+
+
+def test_each_final_run_is_recorded(db):
+    tp("process", BAKERY, DAY, "--db", db, "--final", "--store", "WEB")
+    conn = sqlite3.connect(db)
+    (rid, command, selection, rules_path, digest, version, counts, finished), = conn.execute(
+        "SELECT id, command, selection, rules, rules_sha256, version, counts, finished FROM runs")
+    assert (rid, command, rules_path) == (1, "process --final", str(BAKERY))
+    assert json.loads(selection)["store"] == ["WEB"]
+    assert len(digest) == 64 and version and finished
+    assert json.loads(counts)["booked"] == 1
+
+
+def test_selection_by_store_register_and_receipt(db, rules):
+    receipts = [receipt("A-K1-1"), receipt("A-K2-2", register="K2"), receipt("B-K1-3", store="B")]
+    assert sorted(statuses_of(run(rules, db, receipts, False, Selection(stores=("AMS01",))))) == ["A-K1-1", "A-K2-2"]
+    assert statuses_of(run(rules, db, receipts, False, Selection(registers=("K2",)))) == {"A-K2-2": "booked"}
+    assert statuses_of(run(rules, db, receipts, False, Selection(stores=("B",), registers=("K1",)))) == {"B-K1-3": "booked"}
+    result = tp("process", BAKERY, "-", "--db", db, "--final", "--receipt", "A-K1-1,B-K1-3", input=json.dumps(receipts))
+    assert result.exit_code == 0
+    assert statuses(db) == {"A-K1-1": "booked", "B-K1-3": "booked"}
+
+
+def statuses_of(result) -> dict:
+    return {c.seen.key[1]: c.status for c in result.changes}
+
+
+def test_a_mode_is_required_and_errors_exit_cleanly(db, tmp_path):
+    assert tp("process", BAKERY, DAY, "--db", db).exit_code == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text("[{")
+    result = tp("process", BAKERY, bad, "--db", db, "--final")
+    assert result.exit_code == 2 and "malformed JSON" in result.stderr and not os.path.exists(db)
+    notledger = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(notledger)
+    conn.execute("CREATE TABLE x (a)")
+    conn.commit()
+    conn.close()
+    result = tp("process", BAKERY, DAY, "--db", notledger, "--final")
+    assert result.exit_code == 2 and "not a tillpost ledger" in result.stderr
+    result = tp("status", "--db", tmp_path / "missing.sqlite")
+    assert result.exit_code == 2 and "no ledger" in result.stderr
+
+
+# -- corrections --------------------------------------------------------------------------
+
+
+def test_a_late_receipt_is_booked_in_a_supplementary_entry_for_its_day(db, rules):
+    day = [receipt("AMS01-K1-1", number="1"), receipt("AMS01-K1-2", number="2", method="pin", amount="5.00")]
+    run(rules, db, day)
+    late = receipt("AMS01-K1-3", number="3", amount="2.10", created="2026-11-21T09:00:00+01:00")
+    result = run(rules, db, day + [late])
+    assert statuses_of(result) == {"AMS01-K1-3": "late"}
+    assert {(e["kind"], e["journal"]) for e in result.entries} == {
+        ("supplement", "KAS"), ("supplement", "MEM"), ("supplement", "VRK")}
+    assert all(e["date"] == "2026-11-20" and e["key"] == "2026-11-20/AMS01" and e["receipts"] == ["AMS01-K1-3"]
+               for e in result.entries)
+    assert result.entries[0]["description"] == "Supplement: Dagomzet 2026-11-20 AMS01"
+    # The originals plus the supplement are the day booked from scratch.
+    assert ledger_nets(db) == scratch_nets(rules, day + [late])
+    report = status(Store.open(db, readonly=True), "2026-11-20")
+    assert report["days"][0]["late"] == ["AMS01-K1-3"] and report["days"][0]["backdated"] == ["AMS01-K1-3"]
+
+
+def test_a_receipt_for_a_new_day_is_not_late(db, rules):
+    run(rules, db, [receipt("AMS01-K1-1", number="1")])
+    result = run(rules, db, [receipt("AMS01-K1-2", number="2", date="2026-11-21")])
+    assert statuses_of(result) == {"AMS01-K1-2": "booked"}
+    assert {e["kind"] for e in result.entries} == {"regular"}
+
+
+def test_a_changed_receipt_is_reversed_as_booked_and_booked_anew(db, rules):
+    day = [receipt("AMS01-K1-1", number="1"), receipt("AMS01-K1-2", number="2", amount="5.00")]
+    first = run(rules, db, day)
+    originals = {e["journal"]: e["id"] for e in first.entries}
+    changed = receipt("AMS01-K1-2", number="2", amount="6.40", method="pin")
+    result = run(rules, db, [day[0], changed])
+    assert statuses_of(result) == {"AMS01-K1-2": "changed"}
+    kinds = sorted((e["kind"], e["journal"]) for e in result.entries)
+    assert kinds == [("rebooking", "MEM"), ("rebooking", "VRK"),
+                     ("reversal", "KAS"), ("reversal", "MEM"), ("reversal", "VRK")]
+    for e in result.entries:  # both point at the original entries
+        assert e["corrects"] == sorted(originals.values())
+        assert e["receipts"] == ["AMS01-K1-2"]
+    kas = next(e for e in result.entries if e["journal"] == "KAS")
+    assert kas["description"] == f"Reversal of {', '.join(map(str, sorted(originals.values())))}: Dagomzet 2026-11-20 AMS01"
+    assert [(l["account"], l["debit"], l["credit"]) for l in kas["lines"]] == [("1000", "0.00", "5.00"),
+                                                                                 ("1300", "5.00", "0.00")]
+    assert ledger_nets(db) == scratch_nets(rules, [day[0], changed])
+    # The same content again changes nothing.
+    assert run(rules, db, [changed]).entries == []
+
+
+def test_a_reversal_reverses_what_was_booked_even_after_the_rule_file_changed(db, rules, tmp_path):
+    r1 = receipt("AMS01-K1-1", number="1")
+    run(rules, db, [r1])
+    other = tmp_path / "other.rules"
+    other.write_text(BAKERY.read_text().replace("account kas         1000", "account kas         1001"))
+    new_rules = load_rules(other)
+    changed = receipt("AMS01-K1-1", number="1", amount="4.00")
+    result = run(new_rules, db, [changed])
+    kas_reversal = next(e for e in result.entries if e["kind"] == "reversal" and e["journal"] == "KAS")
+    assert [l["account"] for l in kas_reversal["lines"]] == ["1000", "1300"]  # as booked, not as the rules say now
+    kas_new = next(e for e in result.entries if e["kind"] == "rebooking" and e["journal"] == "KAS")
+    assert [l["account"] for l in kas_new["lines"]] == ["1001", "1300"]
+
+
+def test_voided_after_booking_is_reversed_and_open_then_completed_is_booked_then(db, rules):
+    a, b = receipt("AMS01-K1-1", number="1"), receipt("AMS01-K1-2", number="2", status="open", amount="2.00")
+    run(rules, db, [a, b])
+    assert statuses(db) == {"AMS01-K1-1": "booked", "AMS01-K1-2": "open"}
+    result = run(rules, db, [dict(a, status="voided"), dict(b, status="completed")])
+    assert statuses_of(result) == {"AMS01-K1-1": "voided", "AMS01-K1-2": "late"}
+    assert {e["kind"] for e in result.entries} == {"reversal", "supplement"}
+    assert ledger_nets(db) == scratch_nets(rules, [dict(b, status="completed")])
+    assert "reversed" in sqlite3.connect(db).execute("SELECT reason FROM receipts WHERE id = 'AMS01-K1-1'").fetchone()[0]
+
+
+def test_an_individual_receipt_changed_gets_its_own_correction(db, rules):
+    inv = receipt("AMS01-K2-7", number="7", register="K2", method="invoice", amount="20.00")
+    run(rules, db, [inv])
+    result = run(rules, db, [dict(inv, lines=[dict(inv["lines"][0], unit_price="25.00")],
+                                  payments=[{"method": "invoice", "amount": "25.00"}])])
+    assert sorted((e["kind"], e["key"]) for e in result.entries) == [
+        ("rebooking", "AMS01-K2-7"), ("rebooking", "AMS01-K2-7"), ("reversal", "AMS01-K2-7"), ("reversal", "AMS01-K2-7")]
+
+
+def test_booked_entries_are_immutable_in_the_database(db, rules):
+    run(rules, db, [receipt("AMS01-K1-1")])
+    conn = sqlite3.connect(db)
+    for sql in ("UPDATE entries SET description = 'x'", "DELETE FROM entries", "UPDATE entry_lines SET debit = '0'",
+                "DELETE FROM postings", "DELETE FROM runs"):
+        with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+            conn.execute(sql)
+
+
+# -- errors are a queue -------------------------------------------------------------------
+
+
+def test_errors_wait_with_their_reason_and_retry_errors_books_them_after_a_fix(db, rules, tmp_path):
+    good = receipt("AMS01-K1-1", number="1")
+    bad_method = receipt("AMS01-K1-2", number="2", method="ideal")  # not declared (yet)
+    bad_sum = receipt("AMS01-K1-3", number="3", paid="3.00")  # paid does not match the total
+    receipts = tmp_path / "day.json"
+    receipts.write_text(json.dumps([good, bad_method, bad_sum]))
+    result = tp("process", BAKERY, receipts, "--db", db, "--final")
+    assert result.exit_code == 1
+    assert "error: receipt AMS01-K1-2: payment method 'ideal' is not declared" in result.stderr
+    assert statuses(db) == {"AMS01-K1-1": "booked", "AMS01-K1-2": "error", "AMS01-K1-3": "error"}
+    # Retrying with the same rules changes nothing; the queue stays.
+    assert tp("process", BAKERY, "--db", db, "--final", "--retry-errors").exit_code == 1
+    # The consultant adds the method; retry-errors books that one alone, from the stored content.
+    fixed = tmp_path / "fixed.rules"
+    fixed.write_text(BAKERY.read_text() + "\nmethod ideal turnover\nwhen payment method=ideal post MEM pin -> debiteuren\n")
+    result = tp("process", fixed, "--db", db, "--final", "--retry-errors", "--format", "summary")
+    assert result.exit_code == 1 and "1 late" in result.stderr and "1 errors" in result.stderr
+    # The POS sends the corrected receipt: the queue is empty.
+    receipts.write_text(json.dumps([good, dict(bad_sum, payments=[{"method": "cash", "amount": "3.25"}])]))
+    result = tp("process", fixed, receipts, "--db", db, "--final", "--retry-errors", "--format", "summary")
+    assert result.exit_code == 0
+    assert statuses(db) == {"AMS01-K1-1": "booked", "AMS01-K1-2": "late", "AMS01-K1-3": "late"}
+
+
+def test_a_broken_new_version_of_a_booked_receipt_keeps_its_booking_until_fixed(db, rules):
+    r = receipt("AMS01-K1-1", number="1")
+    run(rules, db, [r])
+    before = ledger_nets(db)
+    result = run(rules, db, [dict(r, payments=[{"method": "cash", "amount": "1.00"}])])
+    assert statuses_of(result) == {"AMS01-K1-1": "error"} and result.entries == []
+    assert "earlier booking stands" in result.changes[0].reason
+    assert ledger_nets(db) == before
+    fixed = dict(r, lines=[dict(r["lines"][0], unit_price="1.00")], payments=[{"method": "cash", "amount": "1.00"}])
+    assert statuses_of(run(rules, db, [fixed])) == {"AMS01-K1-1": "changed"}
+    assert ledger_nets(db) == scratch_nets(rules, [fixed])
+
+
+def test_a_duplicate_id_in_one_input_is_an_error_and_invalid_receipts_are_kept(db, rules):
+    r = receipt("AMS01-K1-1", number="1")
+    result = run(rules, db, [r, dict(r, number="9"), {"store": "AMS01", "date": "2026-11-20"}])
+    st = statuses_of(result)
+    assert st["AMS01-K1-1"] == "error" and "occurs 2 times" in result.changes[0].reason
+    (noid, status_), = [(k, v) for k, v in st.items() if k.startswith("#")]
+    assert status_ == "error"
+
+
+# -- atomicity ----------------------------------------------------------------------------
+
+
+def _write_statements(rules, tmp_path, batches) -> int:
+    db = str(tmp_path / "count.sqlite")
+    for b in batches[:-1]:
+        run(rules, db, b)
+    store = Store.open(db)
+    process(rules, store, [Records("<t>", batches[-1])], final=True)
+    store.close()
+    return store.writes
+
+
+def _batches():
+    day = [receipt("AMS01-K1-1", number="1"), receipt("AMS01-K1-2", number="2", method="pin"),
+           receipt("AMS01-K1-4", number="4", status="open"), receipt("AMS01-K1-5", number="5", method="x")]
+    later = [receipt("AMS01-K1-1", number="1", amount="9.00"), receipt("AMS01-K1-3", number="3"),
+             receipt("AMS01-K1-4", number="4"), receipt("AMS01-K1-6", number="6", status="voided")]
+    return [day, later]
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_an_exception_between_any_two_statements_leaves_the_ledger_as_before(rules, tmp_path, monkeypatch, which):
+    batches = _batches()
+    n_writes = _write_statements(rules, tmp_path, batches[: which + 1])
+    assert n_writes > 5
+    reference = str(tmp_path / "reference.sqlite")
+    for b in batches[: which + 1]:
+        run(rules, reference, b)
+    for n in range(1, n_writes + 1):
+        db = str(tmp_path / f"ledger{n}.sqlite")
+        for b in batches[:which]:
+            run(rules, db, b)
+        before = dump(db)
+        monkeypatch.setattr(Store, "fail_before", n)
+        with pytest.raises(InjectedFailure):
+            run(rules, db, batches[which])
+        monkeypatch.setattr(Store, "fail_before", None)
+        assert dump(db) == before, f"failure before statement {n} left a partial run"
+        run(rules, db, batches[which])  # the rerun completes it
+        assert dump(db) == dump(reference)
+
+
+@pytest.mark.parametrize("statement", [1, 4, 7])
+def test_a_final_run_killed_mid_way_leaves_the_ledger_as_before_and_a_rerun_completes_it(tmp_path, statement):
+    db = str(tmp_path / "ledger.sqlite")
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    first.write_text(json.dumps(_batches()[0]))
+    second.write_text(json.dumps(_batches()[1]))
+    reference = str(tmp_path / "reference.sqlite")
+    for f in (first, second):
+        tp("process", BAKERY, f, "--db", reference, "--final")
+    tp("process", BAKERY, first, "--db", db, "--final")
+    before = dump(db)
+    env = dict(os.environ, TILLPOST_TEST_PAUSE_BEFORE_WRITE=str(statement))
+    proc = subprocess.Popen([sys.executable, "-c", "from tillpost.cli import main; main()", "process", str(BAKERY),
+                             str(second), "--db", db, "--final"], env=env, stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "paused before write statement" in line, line
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert dump(db) == before
+    tp("process", BAKERY, second, "--db", db, "--final")
+    assert dump(db) == dump(reference)
+
+
+def test_a_second_writer_waits_for_the_lock(db, rules):
+    run(rules, db, [receipt("AMS01-K1-1")])
+    holder = Store.open(db)
+    holder.begin()
+    try:
+        other = Store.open(db, timeout=0.1)
+        with pytest.raises(LedgerError, match="busy"):
+            other.begin()
+        other.close()
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+# -- status -------------------------------------------------------------------------------
+
+
+def test_gaps_per_register_reported_on_the_day_that_shows_them():
+    numbers = [("S", "K1", "1001", "d1"), ("S", "K1", "1002", "d1"), ("S", "K1", "1005", "d1"),
+               ("S", "K1", "1009", "d2"), ("S", "K2", "K2-0007", "d1"), ("S", "K2", "K2-0009", "d1"),
+               ("S", "K3", "n/a", "d1"), ("T", "K1", "1003", "d1")]
+    assert gaps(numbers) == {
+        ("d1", "S"): [{"register": "K1", "from": "1003", "to": "1004", "missing": 2},
+                      {"register": "K2", "from": "K2-0008", "to": "K2-0008", "missing": 1}],
+        ("d2", "S"): [{"register": "K1", "from": "1006", "to": "1008", "missing": 3}],
+    }
+
+
+def test_status_after_a_day_with_every_kind_of_receipt(db, rules, snapshot):
+    day = json.loads(DAY.read_text())
+    run(rules, db, day)
+    late = receipt("AMS01-K1-1012", number="1012", amount="2.10", created="2026-11-21T09:00:00+01:00")
+    changed = dict(day[1], payments=[{"method": "cash", "amount": "7.00"}])
+    broken = receipt("AMS01-K1-1010", number="1010", paid="1.00")
+    run(rules, db, [late, changed, broken])
+    report = status(Store.open(db, readonly=True))
+    ams = report["days"][0]
+    assert (ams["date"], ams["store"]) == ("2026-11-20", "AMS01")
+    assert ams["counts"] == {"booked": 7, "late": 1, "changed": 1, "open": 1, "voided": 1, "error": 1}
+    assert ams["gaps"] == [{"register": "K1", "from": "1009", "to": "1009", "missing": 1},
+                           {"register": "K1", "from": "1011", "to": "1011", "missing": 1}]
+    cash = next(p for p in ams["payments"] if p["method"] == "cash")
+    assert Decimal(cash["difference"]) == Decimal("1.00")  # the broken receipt's payment is not booked
+    assert report["totals"]["error"] == 1 and not ams["complete"]
+    result = tp("status", "--db", db, "--format", "json")
+    assert json.loads(result.stdout) == report
+    table = tp("status", "--db", db, "--date", "2026-11-20").stdout
+    assert table == snapshot(name="table")
+
+
+def test_every_receipt_has_one_status_and_the_counts_add_up(db, rules):
+    run(rules, db, json.loads(DAY.read_text()))
+    report = status(Store.open(db, readonly=True))
+    assert report["receipts"] == 11 == sum(d["receipts"] for d in report["days"])
+    for d in report["days"]:
+        listed = d["booked"] + d["late"] + d["changed"] + d["open"] + d["voided"] + [e["receipt"] for e in d["error"]]
+        assert len(listed) == len(set(listed)) == d["receipts"] == sum(d["counts"].values())
