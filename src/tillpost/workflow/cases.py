@@ -13,7 +13,10 @@ readable table, and the payload of every target the rule file names that
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 CLIENT_FILE = "client.rules"
@@ -45,11 +48,14 @@ class CaseOutput:
         return [("json", self.json), ("table", self.table)] + [(f"target {t}", p) for t, p in sorted(self.targets.items())]
 
 
-def render_targets(result, ruleset) -> dict[str, str]:
-    """The payloads of the targets the rule file names, where tillpost.targets can render them.
+def render_targets(result, ruleset, dates: list[str]) -> dict[str, str]:
+    """The payload of each target the rule file names, as text to lock.
 
-    Targets are optional here: a target that is unknown, or a targets package
-    without a `render(result, ruleset, target)` function, is left out.
+    Targets are optional here: without a `tillpost.targets.render`, none are
+    rendered. A target that cannot render (unknown, a setting missing) locks
+    its message, so the reviewer sees it. The payload's creation date is pinned
+    to the case's last business day (SOURCE_DATE_EPOCH), so the lock holds
+    tomorrow too.
     """
     if not ruleset.targets:
         return {}
@@ -60,22 +66,41 @@ def render_targets(result, ruleset) -> dict[str, str]:
     render = getattr(targets, "render", None)
     if render is None:
         return {}
+    failure = getattr(targets, "TargetError", LookupError)
     payloads = {}
-    for name in sorted(ruleset.targets):
-        try:
-            payload = render(result, ruleset, name)
-        except (KeyError, LookupError, ValueError, NotImplementedError):
-            continue
-        payloads[name] = _as_text(payload)
+    with _pinned_date(max(dates, default="2000-01-01")):
+        for name in sorted(ruleset.targets):
+            try:
+                payloads[name] = _as_text(render(result, ruleset, name))
+            except failure as e:
+                payloads[name] = f"cannot render: {e}\n"
     return payloads
 
 
-def _as_text(payload) -> str:
-    if isinstance(payload, bytes):
-        return payload.decode("utf-8")
-    if isinstance(payload, dict):  # one document per receipt or journal
-        return "".join(f"==> {name} <==\n{_as_text(doc)}\n" for name, doc in sorted(payload.items()))
-    return str(payload)
+@contextmanager
+def _pinned_date(day: str):
+    if "SOURCE_DATE_EPOCH" in os.environ:  # the caller's pin wins
+        yield
+        return
+    epoch = int(datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp())
+    os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
+    try:
+        yield
+    finally:
+        del os.environ["SOURCE_DATE_EPOCH"]
+
+
+def _as_text(rendering) -> str:
+    """A Rendering's documents, each under its name when there are several, then its errors."""
+    documents = getattr(rendering, "documents", None)
+    if documents is None:
+        return str(rendering)
+    if len(documents) == 1:
+        text = documents[0].text
+    else:
+        text = "".join(f"==> {d.name} <==\n{d.text}\n" for d in documents)
+    errors = getattr(rendering, "errors", [])
+    return text + "".join(f"not rendered: {e}\n" for e in errors)
 
 
 def book_case(ruleset, case: Path) -> CaseOutput | str:
@@ -87,4 +112,5 @@ def book_case(ruleset, case: Path) -> CaseOutput | str:
         result = book(ruleset, read_receipts(str(case), ruleset))
     except InputError as e:
         return str(e)
-    return CaseOutput(to_json(result, ruleset), render_table(result, ruleset), render_targets(result, ruleset))
+    dates = [e.date for e in result.entries]
+    return CaseOutput(to_json(result, ruleset), render_table(result, ruleset), render_targets(result, ruleset, dates))
