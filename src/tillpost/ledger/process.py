@@ -1,7 +1,6 @@
 """Trial and final runs: receipts in, immutable entries and one status per receipt out.
 
-Statuses. Every receipt the ledger has seen — keyed by (source, id) — has one
-row and exactly one status, which says where it stands now:
+Statuses. Every receipt the ledger has seen has one row and exactly one status, which says where it stands now:
 
     booked    its content is booked, in the entry of its group (day/store, or its own invoice)
     late      its content is booked, in a supplementary entry: it arrived after its day was booked
@@ -11,6 +10,9 @@ row and exactly one status, which says where it stands now:
     error     cannot be booked; the reason says why; every later run that sees it retries it, and
               `--retry-errors` retries the queue alone. If it was booked before (its new content is
               broken, or it went back to open), that booking stands until the content books.
+
+Receipts are told apart by id, as within one input (`book` reports an id seen twice
+as an error): give each POS its own id prefix when several feed one ledger.
 
 What a run does with a receipt it sees, given what the ledger holds:
 
@@ -163,9 +165,9 @@ def _text(obj, key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def scan(inputs: list[Records], selection: Selection, progress: Progress | None = None) -> dict[tuple, Seen]:
-    """Every selected receipt of the inputs once, with how often its id occurs."""
-    seen: dict[tuple, Seen] = {}
+def scan(inputs: list[Records], selection: Selection, progress: Progress | None = None) -> dict[str, Seen]:
+    """Every selected receipt of the inputs once (by id), with how often its id occurs."""
+    seen: dict[str, Seen] = {}
     total = sum(len(r) for r in inputs)
     done = 0
     for records in inputs:
@@ -182,13 +184,12 @@ def scan(inputs: list[Records], selection: Selection, progress: Progress | None 
             if rid.startswith("#"):
                 # No id: it can only be told apart by its content.
                 rid = "#" + digest[:12]
-            key = (_text(obj, "source"), rid)
-            if key in seen:
-                seen[key].copies += 1
+            if rid in seen:
+                seen[rid].copies += 1
                 continue
             fields = {k: _text(obj, k) for k in ("store", "register", "number", "date")}
             fields["created"] = _text(obj, "created") or None
-            seen[key] = Seen(key, digest, content, fields, records, i)
+            seen[rid] = Seen((_text(obj, "source"), rid), digest, content, fields, records, i)
     if progress:
         progress("reading", total, total)
     return seen
@@ -402,7 +403,7 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
     if selection.retry_errors:
         queue = {k for k, s in index.items() if s.status == "error"}
         seen = {k: s for k, s in scan(inputs, selection, progress).items() if k in queue}
-        waiting = [row for row in store.stored_contents("error") if (row[0], row[1]) not in seen]
+        waiting = [row for row in store.stored_contents("error") if row[1] not in seen]
         waiting_records = stored_records(waiting)
         for k, s in scan([waiting_records], replace(selection, receipts=()), None).items():
             if k in queue and k not in seen:

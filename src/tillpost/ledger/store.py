@@ -65,7 +65,7 @@ MIGRATIONS: dict[int, list[str]] = {
             content TEXT NOT NULL,
             first_run INTEGER NOT NULL REFERENCES runs (id),
             last_run INTEGER NOT NULL REFERENCES runs (id),
-            UNIQUE (source, id))""",
+            UNIQUE (id))""",
         "CREATE INDEX receipts_day ON receipts (date, store)",
         "CREATE INDEX receipts_status ON receipts (status)",
         """CREATE TABLE entries (
@@ -260,10 +260,11 @@ class Store:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def receipt_index(self) -> dict[tuple[str, str], StoredReceipt]:
-        return {(source, rid): StoredReceipt(pk, h, status, reason, bool(booked))
-                for pk, source, rid, h, status, reason, booked in self.conn.execute(
-                    "SELECT pk, source, id, hash, status, reason, booked FROM receipts")}
+    def receipt_index(self) -> dict[str, StoredReceipt]:
+        """Every receipt seen, by id."""
+        return {rid: StoredReceipt(pk, h, status, reason, bool(booked))
+                for pk, rid, h, status, reason, booked in self.conn.execute(
+                    "SELECT pk, id, hash, status, reason, booked FROM receipts")}
 
     def next_ids(self) -> tuple[int, int, int]:
         """The next run id, entry id and receipt pk (read inside the write lock)."""
