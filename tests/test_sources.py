@@ -30,6 +30,11 @@ CASES = {
     # fixture, source, receipts booked, errors, open, voided
     "lightspeed-retail": ("lightspeed-retail-sales.json", {"111", "112", "113"}, ["108"], ["107"]),
     "csv": ("kassa-export.csv", {"5011", "5012", "5013"}, ["5009"], ["5008"]),
+    "lightspeed-x": ("lightspeed-x-sales.json", {"ed290b30-16d8-9e02-11ee-0ed0577aa125",
+                                                 "ed290b30-16d8-9e02-11ee-0ed0577ab236",
+                                                 "ed290b30-16d8-9e02-11ee-0ed0577ac347"},
+                     ["ed290b30-16d8-8eba-11ee-0ee44f6b9fdd", "ed290b30-16d8-9e02-11ee-0ed0577a48bc"], []),
+    "lightspeed-k": ("lightspeed-k-financials.json", {"R80965.109", "R80965.110", "R80965.111"}, [], ["R80965.104"]),
 }
 
 
@@ -271,3 +276,102 @@ def test_amounts_are_never_floats(pos_rules):
             for ln in item.get("lines", ()):
                 assert all(not isinstance(v, float) for v in ln.values())
                 Decimal(ln["quantity"]), Decimal(ln["unit_price"])
+
+
+# -- Lightspeed X-Series -----------------------------------------------------------------------
+
+X_SALE = "ed290b30-16d8-8911-11ee-0edea74af4f9"
+
+
+def test_x_rebuilds_the_gross_from_five_decimal_prices_exactly(pos_rules):
+    sale = _by_id(_load("lightspeed-x", pos_rules))[X_SALE]
+    # 24.79339 + 5.20661 and 18.34862 + 1.65138: whole euros, never a float's 29.999999
+    assert [(ln["quantity"], ln["unit_price"], ln["vat"]) for ln in sale["lines"]] == \
+        [("1", "30", "high"), ("2", "20", "low")]
+    assert sale["vat"] == [{"name": "high", "amount": "5.21"}, {"name": "low", "amount": "3.30"}]
+
+
+def test_x_statuses_on_account_return_and_gift_cards(pos_rules):
+    receipts = _by_id(_load("lightspeed-x", pos_rules))
+    on_account = receipts["ed290b30-16d8-8eba-11ee-0ee4340b1c26"]
+    assert on_account["status"] == "completed"
+    assert on_account["payments"] == [{"method": "account", "amount": "45.00"}]
+    assert receipts["ed290b30-16d8-8eba-11ee-0ee44f6b9fdd"]["status"] == "open"  # LAYBY
+    assert receipts["ed290b30-16d8-9e02-11ee-0ed0577a48bc"]["status"] == "open"  # SAVED
+    refund = receipts["ed290b30-16d8-9e02-11ee-0ed0577a5cd0"]
+    assert refund["lines"][0]["quantity"] == "-1" and refund["attributes"] == {"return_for": X_SALE}
+    sold = receipts["ed290b30-16d8-9e02-11ee-0ed0577a6de1"]["lines"][0]
+    assert sold["category"] == "giftcard" and sold["vat"] == "none"
+    assert receipts["ed290b30-16d8-9e02-11ee-0ed0577a7ef2"]["payments"] == [{"method": "giftcard", "amount": "20"}]
+    assert receipts["ed290b30-16d8-9e02-11ee-0ed0577a8f03"]["date"] == "2026-11-21"
+    assert receipts["ed290b30-16d8-9e02-11ee-0ed0577a9014"]["date"] == "2026-11-19"
+
+
+def test_x_closed_sale_voided_later_keeps_its_id(pos_rules):
+    first = book(pos_rules, _load("lightspeed-x", pos_rules))
+    later = read_receipts(str(FIXTURES / "lightspeed-x-voided.json"), pos_rules)
+    assert [item["id"] for item in later.items] == [X_SALE]
+    assert later.items[0]["status"] == "voided"
+    assert X_SALE in {r for e in first.entries for r in e.receipts}
+    assert book(pos_rules, later).voided == [X_SALE]
+
+
+def test_x_tax_mapped_by_id(pos_rules, tmp_path):
+    rules = tmp_path / "x.rules"
+    shutil.copy(EXAMPLES / "bakery.rules", tmp_path / "bakery.rules")
+    shutil.copy(EXAMPLES / "pos-sources.rules", tmp_path / "pos-sources.rules")
+    rules.write_text('include "pos-sources.rules"\n'
+                     'source lightspeed-x tax "06f2e29c-25cb-11ee-efde-0bc5786b4c33" -> low\n')
+    ruleset = load_rules(rules)
+    receipt = _by_id(read_receipts(str(FIXTURES / "lightspeed-x-sales.json"), ruleset))[
+        "ed290b30-16d8-9e02-11ee-0ed0577ab236"]
+    assert receipt["lines"][0]["vat"] == "low"
+
+
+# -- Lightspeed K-Series -----------------------------------------------------------------------
+
+
+def test_k_business_day_cut_off_past_midnight(pos_rules):
+    receipts = _by_id(_load("lightspeed-k", pos_rules))
+    late = receipts["R80965.105"]
+    assert late["date"] == "2026-11-20"  # closed 01:30 on the 21st, before the 05:00 start of day
+    assert late["attributes"] == {"closed": "2026-11-21T01:30:00+01:00"}
+    assert late["store"] == "45454565682155"
+    day_starts_at_nine = json.loads((FIXTURES / "lightspeed-k-financials.json").read_text())
+    day_starts_at_nine["nextStartOfDayAsIso8601"] = "2026-11-21T09:00:00+01:00"
+    assert _by_id(_convert_k(day_starts_at_nine, pos_rules))["R80965.108"]["date"] == "2026-11-20"
+    day_starts_at_nine["sales"][7]["timeofCloseAndPaid"] = "2026-11-21T07:59:00Z"  # 08:59 local
+    assert _by_id(_convert_k(day_starts_at_nine, pos_rules))["R80965.108"]["date"] == "2026-11-20"
+    day_starts_at_nine["sales"][7]["timeofCloseAndPaid"] = "2026-11-21T08:01:00Z"  # 09:01 local
+    assert _by_id(_convert_k(day_starts_at_nine, pos_rules))["R80965.108"]["date"] == "2026-11-21"
+
+
+def _convert_k(doc, rules):
+    from tillpost.sources import Mapper, to_records
+    from tillpost.sources.lightspeed_k import convert
+
+    return to_records("<test>", convert(json.dumps(doc).encode(), "<test>", Mapper(rules, "lightspeed-k"), {}))
+
+
+def test_k_tips_service_charge_and_unrounded_tax(pos_rules):
+    receipts = _by_id(_load("lightspeed-k", pos_rules))
+    first = receipts["R80965.101"]
+    assert first["payments"] == [{"method": "pin", "amount": "43.00"}]
+    assert first["lines"][-1] == {"description": "Tip", "category": "tip", "quantity": "1", "unit_price": "3.00",
+                                  "vat": "none"}
+    assert first["vat"] == [{"name": "low", "amount": "2.39"}, {"name": "high", "amount": "1.91"}]
+    steak = receipts["R80965.102"]["lines"]
+    assert steak[1] == {"description": "Service charge Steak", "category": "service-charge", "quantity": "1",
+                        "unit_price": "2.45", "vat": "low"}
+    assert receipts["R80965.112"]["lines"][0]["discount"] == "0.90"
+    assert receipts["R80965.113"]["lines"][0]["description"] == "3 × Bitterballen"
+
+
+def test_k_accounts_receivable_refund_and_gift_cards(pos_rules):
+    receipts = _by_id(_load("lightspeed-k", pos_rules))
+    invoice = receipts["R80965.106"]
+    assert invoice["customer"] == {"id": "9001", "debtor": "20055", "name": "Van Dijk BV"}
+    assert invoice["payments"] == [{"method": "account", "amount": "225.00"}]
+    assert receipts["R80965.103"]["payments"] == [{"method": "pin", "amount": "-5.50"}]
+    assert receipts["R80965.107"]["lines"][0]["category"] == "giftcard"
+    assert receipts["R80965.108"]["payments"] == [{"method": "giftcard", "amount": "14.50"}]

@@ -157,8 +157,9 @@ class Mapper:
                 return name
         return None
 
-    def method(self, payment_type: str, problems: list[str]) -> str:
-        name = self._explicit("payment", payment_type)
+    def method(self, payment_type: str, problems: list[str], aliases: tuple[str, ...] = ()) -> str:
+        """`aliases`: other names of the same payment type (a code) that a mapping line may use."""
+        name = self._explicit("payment", payment_type, *aliases)
         if name:
             return name
         lowered = payment_type.strip().lower()
