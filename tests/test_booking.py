@@ -55,7 +55,7 @@ def line(qty, price, vat="high", **extra):
 
 
 def facts_of(rules, r):
-    return [(f.kind, str(f.amount), f.ref) for f in receipt_facts(read_receipt(r), rules)]
+    return [(f.kind, str(f.amount), f.where) for f in receipt_facts(read_receipt(r), rules)]
 
 
 def lines_of(result, journal, key=None):

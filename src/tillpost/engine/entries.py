@@ -79,19 +79,28 @@ class EntryBuilder:
 
     def add(self, booking: Booking, sign: int = 1) -> None:
         receipt = booking.receipt
-        for leg in booking.legs:
-            ekey = (leg.journal, booking.mode, booking.key)
-            entry = self.open.get(ekey)
+        rid, date = receipt.id, receipt.date
+        mode, key = booking.mode, booking.key
+        touched: dict[str, _Open] = {}  # journal → its entry, for this booking
+        for journal, account, debtor, vat, amount in booking.legs:
+            entry = touched.get(journal)
             if entry is None:
-                entry = self.open[ekey] = _Open(receipt.date, self._fields(booking))
-            if receipt.date > entry.date:
-                entry.date = receipt.date
-            if sign > 0:
-                entry.receipts[receipt.id] = None
-            else:
-                entry.receipts.pop(receipt.id, None)
-            lkey = (leg.account, leg.debtor, leg.vat)
-            entry.lines[lkey] = entry.lines.get(lkey, ZERO) + (leg.amount if sign > 0 else -leg.amount)
+                ekey = (journal, mode, key)
+                entry = self.open.get(ekey)
+                if entry is None:
+                    entry = self.open[ekey] = _Open(date, self._fields(booking))
+                touched[journal] = entry
+                if date > entry.date:
+                    entry.date = date
+                if sign > 0:
+                    entry.receipts[rid] = None
+                else:
+                    entry.receipts.pop(rid, None)
+            lines = entry.lines
+            lkey = (account, debtor, vat)
+            if sign < 0:
+                amount = -amount
+            lines[lkey] = lines[lkey] + amount if lkey in lines else amount
 
     def remove(self, booking: Booking) -> None:
         self.add(booking, sign=-1)
@@ -112,10 +121,11 @@ class EntryBuilder:
 
     def entries(self) -> list[Entry]:
         result = []
+        cent = self.ruleset.cent
         for (journal, mode, key), entry in self.open.items():
             lines = []
             for lkey in sorted(entry.lines, key=_sort_key):
-                net = entry.lines[lkey]
+                net = entry.lines[lkey].quantize(cent)
                 if net:
                     account, debtor, vat = lkey
                     lines.append(EntryLine(account, net if net > 0 else ZERO, -net if net < 0 else ZERO, debtor, vat))

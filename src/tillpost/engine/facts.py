@@ -5,6 +5,10 @@ One `sale` fact per line (net, excl. VAT), one `tax` fact per VAT name, one
 `rounding` fact for cash rounding. Rounding is half away from zero to the
 currency's cents. A receipt whose facts do not add up (Σ sale + Σ tax ≠
 Σ payment + rounding) is an error, never a guess.
+
+This runs once per receipt, hundreds of thousands of times a day: facts are
+plain tuples (kind, amount, values, ref), built without detours; `Fact` names
+their fields for readers such as explain.
 """
 
 from __future__ import annotations
@@ -23,7 +27,13 @@ class Fact(NamedTuple):
     kind: str
     amount: Decimal
     values: tuple  # the kind's own attributes, laid out as ruleset.KIND_ATTRIBUTES[kind]
-    ref: str  # where on the receipt it comes from: "lines[0]", "vat[high]", "payments[0]", …
+    ref: int | str | None  # line or payment index; VAT name for tax; None for rounding
+
+    @property
+    def where(self) -> str:
+        """Where on the receipt the fact comes from: lines[0], vat[high], payments[1], …"""
+        return {"sale": f"lines[{self.ref}]", "cost": f"lines[{self.ref}].cost", "tax": f"vat[{self.ref}]",
+                "payment": f"payments[{self.ref}]", "rounding": "cash_rounding"}[self.kind]
 
 
 class FactsError(Exception):
@@ -34,11 +44,7 @@ class FactsError(Exception):
         super().__init__("; ".join(reasons))
 
 
-def fmt(amount: Decimal, exp: Decimal) -> str:
-    return str(amount.quantize(exp))
-
-
-def _split_vat(vat: Decimal, grosses: list[Decimal], rate: Decimal, exp: Decimal) -> list[Decimal]:
+def _split_vat(vat: Decimal, grosses: list[Decimal], rate: Decimal, cent: Decimal) -> list[Decimal]:
     """Each line's share of `vat`: round(VAT × g / G); what rounding leaves over goes to
     the line with the largest |gross| (the first, on a tie).
 
@@ -46,13 +52,11 @@ def _split_vat(vat: Decimal, grosses: list[Decimal], rate: Decimal, exp: Decimal
     no proportion to take; each line then carries its own VAT at the rate, and the
     remainder goes to the largest line as before.
     """
-    if len(grosses) == 1:
-        return [vat]
     total = sum(grosses)
     if total:
-        shares = [(vat * g / total).quantize(exp, ROUND_HALF_UP) for g in grosses]
+        shares = [(vat * g / total).quantize(cent, ROUND_HALF_UP) for g in grosses]
     else:
-        shares = [(g * rate / (HUNDRED + rate)).quantize(exp, ROUND_HALF_UP) for g in grosses]
+        shares = [(g * rate / (HUNDRED + rate)).quantize(cent, ROUND_HALF_UP) for g in grosses]
     rest = vat - sum(shares)
     if rest:
         largest = max(range(len(grosses)), key=lambda i: (abs(grosses[i]), -i))
@@ -60,82 +64,108 @@ def _split_vat(vat: Decimal, grosses: list[Decimal], rate: Decimal, exp: Decimal
     return shares
 
 
-def receipt_facts(receipt: Receipt, ruleset: RuleSet) -> list[Fact]:
-    """The facts of one completed receipt, or FactsError with every reason it cannot have them."""
-    exp = Decimal(1).scaleb(-ruleset.decimals)
+def _too_fine(value: Decimal, where: str, ruleset: RuleSet) -> str:
+    return f"{where} {value} has more decimals than {ruleset.currency} has ({ruleset.decimals})"
+
+
+def facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], Decimal]:
+    """The facts of one completed receipt as plain tuples, and its total (Σ sale + Σ tax).
+
+    Raises FactsError with every reason the receipt cannot have facts.
+    """
+    cent = ruleset.cent
     vats = ruleset.vats
-    reasons: list[str] = []
-
-    def amount(value: Decimal, where: str) -> Decimal:
-        """The amount in the currency's cents; an amount finer than that is an error, not rounded."""
-        cents = value.quantize(exp)
-        if cents != value:
-            reasons.append(f"{where} {value} has more decimals than {ruleset.currency} has ({ruleset.decimals})")
-        return cents
-
+    reasons = []
     if receipt.currency != ruleset.currency:
         reasons.append(f"currency {receipt.currency} is not the rule file's {ruleset.currency}")
 
     # Line gross, and the lines per VAT name in receipt order.
-    grosses: list[Decimal] = []
+    lines = receipt.lines
+    grosses = []
     by_vat: dict[str, list[int]] = {}
-    for i, line in enumerate(receipt.lines):
-        discount = amount(line.discount, f"lines[{i}].discount") if line.discount else ZERO
-        grosses.append((line.quantity * line.unit_price - discount).quantize(exp, ROUND_HALF_UP))
-        if line.vat not in vats:
-            reasons.append(f"lines[{i}] has VAT name '{line.vat}', which the rule file does not declare")
-        by_vat.setdefault(line.vat, []).append(i)
+    for i, line in enumerate(lines):
+        discount = line.discount
+        if discount:
+            if discount.quantize(cent) != discount:
+                reasons.append(_too_fine(discount, f"lines[{i}].discount", ruleset))
+            grosses.append((line.quantity * line.unit_price - discount).quantize(cent, ROUND_HALF_UP))
+        else:
+            grosses.append((line.quantity * line.unit_price).quantize(cent, ROUND_HALF_UP))
+        name = line.vat
+        if name in by_vat:
+            by_vat[name].append(i)
+        else:
+            by_vat[name] = [i]
+            if name not in vats:
+                reasons.append(f"lines[{i}] has VAT name '{name}', which the rule file does not declare")
 
-    printed: dict[str, Decimal] = {}
+    printed = {}
     for name, value in receipt.vat:
-        value = amount(value, f"vat[{name}]")
+        if value.quantize(cent) != value:
+            reasons.append(_too_fine(value, f"vat[{name}]", ruleset))
         if name not in vats:
             reasons.append(f"printed VAT name '{name}' is not declared in the rule file")
         elif name in printed:
             reasons.append(f"VAT name '{name}' is printed twice")
         printed[name] = value
-    paid = [amount(p.amount, f"payment {p.method}") for p in receipt.payments]
-    rounding = amount(receipt.cash_rounding, "cash_rounding") if receipt.cash_rounding else ZERO
+    paid = ZERO
+    for p in receipt.payments:
+        if p.amount.quantize(cent) != p.amount:
+            reasons.append(_too_fine(p.amount, f"payment {p.method}", ruleset))
+        paid += p.amount
+    rounding = receipt.cash_rounding
+    if rounding and rounding.quantize(cent) != rounding:
+        reasons.append(_too_fine(rounding, "cash_rounding", ruleset))
     if reasons:
         raise FactsError(reasons)
 
-    nets = list(grosses)
-    taxes: dict[str, Decimal] = {}
+    nets = grosses[:]
+    taxes = {}
+    incl = receipt.prices_include_vat
     for name, idx in by_vat.items():
         rate = vats[name].rate
-        gs = [grosses[i] for i in idx]
-        if receipt.prices_include_vat:
-            total = sum(gs)
-            vat = printed[name] if name in printed else (total * rate / (HUNDRED + rate)).quantize(exp, ROUND_HALF_UP)
-            for i, share in zip(idx, _split_vat(vat, gs, rate, exp)):
-                nets[i] = grosses[i] - share
+        if len(idx) == 1:
+            g = grosses[idx[0]]
+            if incl:
+                vat = printed[name] if name in printed else (g * rate / (HUNDRED + rate)).quantize(cent, ROUND_HALF_UP)
+                nets[idx[0]] = g - vat
+            else:
+                vat = printed[name] if name in printed else (g * rate / HUNDRED).quantize(cent, ROUND_HALF_UP)
         else:
-            vat = printed[name] if name in printed else (sum(gs) * rate / HUNDRED).quantize(exp, ROUND_HALF_UP)
+            gs = [grosses[i] for i in idx]
+            total = sum(gs)
+            if incl:
+                vat = printed[name] if name in printed else (total * rate / (HUNDRED + rate)).quantize(cent, ROUND_HALF_UP)
+                for i, share in zip(idx, _split_vat(vat, gs, rate, cent)):
+                    nets[i] = grosses[i] - share
+            else:
+                vat = printed[name] if name in printed else (total * rate / HUNDRED).quantize(cent, ROUND_HALF_UP)
         taxes[name] = vat
     for name, value in printed.items():
-        taxes.setdefault(name, value)
+        if name not in taxes:
+            taxes[name] = value
 
-    facts = [Fact("sale", nets[i], (line.category, line.sku, line.vat), f"lines[{i}]")
-             for i, line in enumerate(receipt.lines)]
-    facts += [Fact("tax", value, (name,), f"vat[{name}]") for name, value in taxes.items()]
-    facts += [Fact("payment", paid[i], (p.method,), f"payments[{i}]") for i, p in enumerate(receipt.payments)]
-    for i, line in enumerate(receipt.lines):
-        if line.cost is not None:
-            facts.append(Fact("cost", (line.quantity * line.cost).quantize(exp, ROUND_HALF_UP),
-                              (line.category, line.sku), f"lines[{i}].cost"))
-    if rounding:
-        facts.append(Fact("rounding", rounding, (), "cash_rounding"))
-
+    facts = [("sale", nets[i], (line.category, line.sku, line.vat), i) for i, line in enumerate(lines)]
     total = sum(nets) + sum(taxes.values())
-    paid = sum(paid, ZERO)
+    for name, value in taxes.items():
+        facts.append(("tax", value, (name,), name))
+    for i, p in enumerate(receipt.payments):
+        facts.append(("payment", p.amount, (p.method,), i))
+    for i, line in enumerate(lines):
+        if line.cost is not None:
+            facts.append(("cost", (line.quantity * line.cost).quantize(cent, ROUND_HALF_UP), (line.category, line.sku), i))
+    if rounding:
+        facts.append(("rounding", rounding, (), None))
+
     if total != paid + rounding:
         raise FactsError([
-            f"payments {fmt(paid, exp)} + cash rounding {fmt(rounding, exp)} do not match the "
-            f"receipt total {fmt(total, exp)} (sales {fmt(sum(nets), exp)} + VAT {fmt(sum(taxes.values()), exp)})"
+            f"payments {paid.quantize(cent)} + cash rounding {rounding.quantize(cent)} do not match the "
+            f"receipt total {total.quantize(cent)} (sales {sum(nets).quantize(cent)} + VAT "
+            f"{sum(taxes.values()).quantize(cent)})"
         ])
-    return facts
+    return facts, total
 
 
-def receipt_total(facts: list[Fact]) -> Decimal:
-    """Σ sale + Σ tax: what the customer owes, incl. VAT."""
-    return sum((f.amount for f in facts if f.kind in ("sale", "tax")), ZERO)
+def receipt_facts(receipt: Receipt, ruleset: RuleSet) -> list[Fact]:
+    """The facts of one completed receipt, or FactsError with every reason it cannot have them."""
+    return [Fact._make(f) for f in facts_and_total(receipt, ruleset)[0]]

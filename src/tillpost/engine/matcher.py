@@ -107,6 +107,8 @@ class Matcher:
             by_kind[rule.kind].append(rule)
         self.receipt_attrs = receipt_attrs
         self.kinds = {kind: KindIndex(kind, by_kind.get(kind, []), receipt_attrs) for kind in KIND_ATTRIBUTES}
+        # kind → the bound `lookup` of its index: the hot path's one call per fact.
+        self.lookups = {kind: index.lookup for kind, index in self.kinds.items()}
 
     def find(self, kind: str, attrs: dict[str, str]) -> Rule | None:
         return self.kinds[kind].find(attrs)

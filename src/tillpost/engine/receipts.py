@@ -63,7 +63,11 @@ class _FloatSeen(Exception):
     """A JSON number with a fraction was decoded as a float: decode the document exactly."""
 
 
-@dataclass(frozen=True, slots=True)
+# The checked receipt. Plain slotted classes, built once per receipt on the hot path
+# (a frozen dataclass costs five times as much to build); treat them as immutable.
+
+
+@dataclass(slots=True)
 class Line:
     category: str
     sku: str
@@ -75,13 +79,13 @@ class Line:
     description: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Payment:
     method: str
     amount: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Receipt:
     id: str
     number: str
@@ -98,60 +102,76 @@ class Receipt:
     customer_name: str | None
     has_customer: bool
     attributes: dict
-    lines: tuple[Line, ...]
-    vat: tuple[tuple[str, Decimal], ...]  # printed VAT per VAT name, in receipt order
-    payments: tuple[Payment, ...]
+    lines: list[Line]
+    vat: list[tuple[str, Decimal]]  # printed VAT per VAT name, in receipt order
+    payments: list[Payment]
     cash_rounding: Decimal
 
 
 # -- the hand-written schema check -------------------------------------------------------
+#
+# It only has to say *whether* a receipt is valid: when it is not, jsonschema words
+# the error (`schema_message`). Its own messages are for the few checks the schema
+# cannot express (a date that is no calendar day).
 
 
-def _fail(path: str, message: str):
-    raise ReceiptInvalid(path, message)
+
+class _Invalid(ReceiptInvalid):
+    def __init__(self):
+        super().__init__("$", "does not match the receipt schema")
 
 
-def _text(obj: dict, key: str, path: str, required: bool = False, nonempty: bool = True) -> str | None:
-    value = obj.get(key)
-    if value is None and key not in obj:
-        if required:
-            _fail(path, f"'{key}' is a required property")
-        return None
-    if type(value) is not str:
-        _fail(f"{path}.{key}", f"{value!r} is not of type 'string'")
-    if nonempty and not value:
-        _fail(f"{path}.{key}", "'' should be non-empty")
-    return value
+_RECEIPT_REQUIRED = frozenset(REQUIRED_KEYS)
+_LINE_REQUIRED = frozenset(("quantity", "unit_price", "vat"))
+_PAYMENT_KEYS = frozenset(("method", "amount"))
+_VAT_KEYS = frozenset(("name", "amount"))
+_ATTRIBUTE_TYPES = (str, int, float, bool, Decimal)
+_LIST_TYPES = (list, tuple)
+
+# Decimal strings repeat endlessly (prices, quantities, amounts): each distinct one is
+# checked against the schema's pattern and converted once.
+_decimals: dict[str, Decimal] = {}
+_DECIMALS_MAX = 200_000
 
 
-def _decimal(value, path: str) -> Decimal:
+def _decimal(value) -> Decimal:
+    if type(value) is str:
+        d = _decimals.get(value)
+        if d is None:
+            if _DECIMAL.fullmatch(value) is None:
+                raise _Invalid
+            if len(_decimals) >= _DECIMALS_MAX:
+                _decimals.clear()
+            d = _decimals[value] = Decimal(value)
+        return d
     t = type(value)
-    if t is str:
-        if _DECIMAL.fullmatch(value) is None:
-            _fail(path, f"{value!r} is not a decimal such as \"-12.50\"")
-        return Decimal(value)
     if t is int:
         return Decimal(value)
-    if t is Decimal:
-        if not value.is_finite():
-            _fail(path, f"{value} is not a decimal")
+    if t is Decimal and value.is_finite():
         return value
     if t is float:
         raise _FloatSeen
-    _fail(path, f"{value!r} is not a decimal such as \"-12.50\"")
+    raise _Invalid
 
 
-def _check_keys(obj, allowed: frozenset, path: str) -> None:
-    if type(obj) is not dict:
-        _fail(path, f"{_short(obj)} is not of type 'object'")
-    for key in obj:
-        if key not in allowed:
-            _fail(path, f"additional property '{key}' is not allowed")
+def _optional_text(obj: dict, key: str, nonempty: bool) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        if key in obj:
+            raise _Invalid
+        return None
+    if type(value) is not str or (nonempty and not value):
+        raise _Invalid
+    return value
 
 
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _is_text(value) -> bool:
+    return type(value) is str and value != ""
+
+
+@lru_cache(maxsize=4096)
+def _date_ok(text: str) -> bool:
+    return _DATE.fullmatch(text) is not None
 
 
 @lru_cache(maxsize=4096)
@@ -163,109 +183,94 @@ def _real_date(text: str) -> bool:
         return False
 
 
-def _list(obj: dict, key: str, path: str) -> list:
-    value = obj.get(key, ())
-    if type(value) not in (list, tuple):
-        _fail(f"{path}.{key}", f"{_short(value)} is not of type 'array'")
-    return value
+def _read_line(line) -> Line:
+    if type(line) is not dict or not line.keys() <= LINE_KEYS or not _LINE_REQUIRED <= line.keys():
+        raise _Invalid
+    vat = line["vat"]
+    if not _is_text(vat):
+        raise _Invalid
+    get = line.get
+    category, sku, description = get("category", ""), get("sku", ""), get("description", "")
+    if type(category) is not str or type(sku) is not str or type(description) is not str:
+        raise _Invalid
+    discount = get("discount")
+    cost = get("cost")
+    return Line(
+        category, sku, vat, _decimal(line["quantity"]), _decimal(line["unit_price"]),
+        ZERO if discount is None and "discount" not in line else _decimal(discount),
+        None if cost is None and "cost" not in line else _decimal(cost),
+        description,
+    )
+
+
+def _read_payment(item) -> Payment:
+    if type(item) is not dict or item.keys() != _PAYMENT_KEYS or not _is_text(item["method"]):
+        raise _Invalid
+    return Payment(item["method"], _decimal(item["amount"]))
+
+
+def _read_vat(item) -> tuple[str, Decimal]:
+    if type(item) is not dict or item.keys() != _VAT_KEYS or not _is_text(item["name"]):
+        raise _Invalid
+    return item["name"], _decimal(item["amount"])
 
 
 def read_receipt(obj) -> Receipt:
     """Check one decoded receipt against the schema and convert it; raises ReceiptInvalid."""
-    _check_keys(obj, RECEIPT_KEYS, "$")
-    for key in REQUIRED_KEYS:
-        if key not in obj:
-            _fail("$", f"'{key}' is a required property")
-    rid = _text(obj, "id", "$", required=True)
-    number = _text(obj, "number", "$")
-    source = obj.get("source", "")
-    if type(source) is not str:
-        _fail("$.source", f"{source!r} is not of type 'string'")
-    store = _text(obj, "store", "$", required=True)
-    register = _text(obj, "register", "$") or ""
-    date = obj["date"]
-    if type(date) is not str or _DATE.fullmatch(date) is None:
-        _fail("$.date", f"{_short(date)} is not a date such as \"2026-11-20\"")
-    if not _real_date(date):
-        _fail("$.date", f"{date!r} is not a day of the calendar")
-    created = obj.get("created")
+    if type(obj) is not dict or not obj.keys() <= RECEIPT_KEYS or not _RECEIPT_REQUIRED <= obj.keys():
+        raise _Invalid
+    get = obj.get
+    rid, store, date, status = obj["id"], obj["store"], obj["date"], obj["status"]
+    if not (_is_text(rid) and _is_text(store) and type(date) is str and _date_ok(date) and status in STATUSES and type(status) is str):
+        raise _Invalid
+    number = _optional_text(obj, "number", True)
+    register = _optional_text(obj, "register", True) or ""
+    source = _optional_text(obj, "source", False) or ""
+    created = get("created")
     if created is not None or "created" in obj:
         if type(created) is not str or _CREATED.fullmatch(created) is None:
-            _fail("$.created", f"{_short(created)} is not a timestamp such as \"2026-11-20T10:31:00+01:00\"")
-    status = obj["status"]
-    if status not in STATUSES or type(status) is not str:
-        _fail("$.status", f"{_short(status)} is not one of {list(STATUSES)}")
+            raise _Invalid
     currency = obj["currency"]
     if type(currency) is not str or _CURRENCY.fullmatch(currency) is None:
-        _fail("$.currency", f"{_short(currency)} is not a currency code such as \"EUR\"")
+        raise _Invalid
     incl = obj["prices_include_vat"]
     if type(incl) is not bool:
-        _fail("$.prices_include_vat", f"{_short(incl)} is not of type 'boolean'")
+        raise _Invalid
 
-    customer = obj.get("customer")
+    customer = get("customer")
     customer_id = customer_debtor = customer_name = None
     if customer is not None:
-        _check_keys(customer, CUSTOMER_KEYS, "$.customer")
-        customer_id = _text(customer, "id", "$.customer")
-        customer_debtor = _text(customer, "debtor", "$.customer")
-        customer_name = _text(customer, "name", "$.customer", nonempty=False)
+        if type(customer) is not dict or not customer.keys() <= CUSTOMER_KEYS:
+            raise _Invalid
+        customer_id = _optional_text(customer, "id", True)
+        customer_debtor = _optional_text(customer, "debtor", True)
+        customer_name = _optional_text(customer, "name", False)
 
-    attributes = obj.get("attributes")
+    attributes = get("attributes")
     if attributes is None:
         if "attributes" in obj:
-            _fail("$.attributes", "None is not of type 'object'")
+            raise _Invalid
         attributes = {}
     elif type(attributes) is not dict:
-        _fail("$.attributes", f"{_short(attributes)} is not of type 'object'")
+        raise _Invalid
     else:
-        for key, value in attributes.items():
-            if type(value) not in (str, int, float, bool, Decimal):
-                _fail(f"$.attributes.{key}", f"{_short(value)} is not of type 'string', 'number', 'boolean'")
+        for value in attributes.values():
+            if type(value) not in _ATTRIBUTE_TYPES:
+                raise _Invalid
 
-    lines = []
-    for i, line in enumerate(_list(obj, "lines", "$")):
-        p = f"$.lines[{i}]"
-        _check_keys(line, LINE_KEYS, p)
-        if "quantity" not in line or "unit_price" not in line or "vat" not in line:
-            missing = next(k for k in ("quantity", "unit_price", "vat") if k not in line)
-            _fail(p, f"'{missing}' is a required property")
-        vat = _text(line, "vat", p)
-        discount = line.get("discount")
-        cost = line.get("cost")
-        lines.append(Line(
-            _text(line, "category", p, nonempty=False) or "",
-            _text(line, "sku", p, nonempty=False) or "",
-            vat,
-            _decimal(line["quantity"], p + ".quantity"),
-            _decimal(line["unit_price"], p + ".unit_price"),
-            ZERO if discount is None and "discount" not in line else _decimal(discount, p + ".discount"),
-            None if cost is None and "cost" not in line else _decimal(cost, p + ".cost"),
-            _text(line, "description", p, nonempty=False) or "",
-        ))
+    lines, printed, payments = obj["lines"], get("vat", ()), obj["payments"]
+    if type(lines) not in _LIST_TYPES or type(printed) not in _LIST_TYPES or type(payments) not in _LIST_TYPES:
+        raise _Invalid
+    rounding = get("cash_rounding")
+    rounding = ZERO if rounding is None and "cash_rounding" not in obj else _decimal(rounding)
 
-    printed = []
-    for i, item in enumerate(_list(obj, "vat", "$")):
-        p = f"$.vat[{i}]"
-        _check_keys(item, frozenset(("name", "amount")), p)
-        if "name" not in item or "amount" not in item:
-            _fail(p, f"'{'name' if 'name' not in item else 'amount'}' is a required property")
-        printed.append((_text(item, "name", p), _decimal(item["amount"], p + ".amount")))
-
-    payments = []
-    for i, item in enumerate(_list(obj, "payments", "$")):
-        p = f"$.payments[{i}]"
-        _check_keys(item, frozenset(("method", "amount")), p)
-        if "method" not in item or "amount" not in item:
-            _fail(p, f"'{'method' if 'method' not in item else 'amount'}' is a required property")
-        payments.append(Payment(_text(item, "method", p), _decimal(item["amount"], p + ".amount")))
-
-    rounding = obj.get("cash_rounding")
-    rounding = ZERO if rounding is None and "cash_rounding" not in obj else _decimal(rounding, "$.cash_rounding")
-
+    if not _real_date(date):
+        raise ReceiptInvalid("$.date", f"{date!r} is not a day of the calendar")
     return Receipt(
         rid, number or rid, source, store, register, date, created, status, currency, incl,
         customer_id, customer_debtor, customer_name, customer is not None, attributes,
-        tuple(lines), tuple(printed), tuple(payments), rounding,
+        [_read_line(x) for x in lines], [_read_vat(x) for x in printed], [_read_payment(x) for x in payments],
+        rounding,
     )
 
 

@@ -46,6 +46,9 @@ CURRENCY_DECIMALS = {
 }
 
 
+_CENTS = {d: Decimal(1).scaleb(-d) for d in range(0, 5)}
+
+
 @dataclass(frozen=True)
 class Journal:
     name: str
@@ -157,6 +160,11 @@ class RuleSet:
     sources: tuple[SourceMapping, ...] = ()
     files: tuple[str, ...] = ()  # the rule file and everything it includes
     matcher: object = None  # engine.matcher.Matcher, built by the compiler
+
+    @property
+    def cent(self) -> Decimal:
+        """The currency's smallest unit: Decimal('0.01') for EUR."""
+        return _CENTS[self.decimals]
 
     def account_by_number(self, number: str) -> Account | None:
         for account in self.accounts.values():
