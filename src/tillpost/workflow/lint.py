@@ -106,11 +106,12 @@ def _shown(value: str) -> str:
     return value if value and value.replace("-", "").replace("_", "").isalnum() else f'"{value}"'
 
 
-def case_warnings(ruleset: RuleSet, matches: CaseMatches, diagnostics: Diagnostics) -> None:
+def case_warnings(ruleset: RuleSet, main_file: str, matches: CaseMatches, diagnostics: Diagnostics) -> None:
+    """Rules of the file itself that no case matches (not those of included files); catch-all catches."""
     for rule in ruleset.rules:
-        if rule not in matches.matched:
+        if rule not in matches.matched and rule.pos.file == main_file:
             diagnostics.warning(rule.pos, f"no fact of the cases matches this rule ({matches.facts} facts of "
-                                f"{matches.receipts} receipts); add a case that needs it, or remove it")
+                                f"{matches.receipts} receipt(s)); add a case that needs it, or remove it")
     for rule, combos in matches.caught.items():
         shown = []
         for combo, where in sorted(combos.items())[:MAX_EXAMPLES]:
@@ -126,4 +127,4 @@ def lint(ruleset: RuleSet, main_file: str, diagnostics: Diagnostics, case_files:
     """Add the lint warnings to `diagnostics` (cases only when given)."""
     unused_accounts(ruleset, main_file, diagnostics)
     if case_files:
-        case_warnings(ruleset, match_cases(ruleset, case_files), diagnostics)
+        case_warnings(ruleset, main_file, match_cases(ruleset, case_files), diagnostics)
