@@ -183,7 +183,7 @@ def render_text(changes: list[EntryChange], errors: dict[str, list[str]]) -> str
         out.append(f"{source} · receipts in errors")
         out.extend("  " + l for l in lines)
         out.append("")
-    return "\n".join(out)
+    return "\n".join(out) + "\n" if out else ""
 
 
 def render_markdown(changes: list[EntryChange], errors: dict[str, list[str]]) -> str:
@@ -195,14 +195,14 @@ def render_markdown(changes: list[EntryChange], errors: dict[str, list[str]]) ->
             out.append("| | account | name | debtor | vat | debit | credit |")
             out.append("|---|---|---|---|---|--:|--:|")
             for l in c.lines:
-                out.append("| " + " | ".join(_row(l)).replace("| -", "| −") + " |")
+                out.append("| " + " | ".join(_row(l)) + " |")
             out.append("")
     for source, lines in errors.items():
         out.append(f"**{source}** · receipts in errors")
         out.append("")
         out.extend(f"    {l}" for l in lines)
         out.append("")
-    return "\n".join(out)
+    return "\n".join(out) + "\n" if out else ""
 
 
 @dataclass
