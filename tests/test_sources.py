@@ -375,3 +375,16 @@ def test_k_accounts_receivable_refund_and_gift_cards(pos_rules):
     assert receipts["R80965.103"]["payments"] == [{"method": "pin", "amount": "-5.50"}]
     assert receipts["R80965.107"]["lines"][0]["category"] == "giftcard"
     assert receipts["R80965.108"]["payments"] == [{"method": "giftcard", "amount": "14.50"}]
+
+
+def test_retail_relations_as_bare_lists_and_empty_strings(tmp_path, pos_rules):
+    doc = json.loads((FIXTURES / "lightspeed-retail-sales.json").read_text())
+    sale = doc["Sale"][0]
+    sale["SaleLines"] = [sale["SaleLines"]["SaleLine"]]
+    sale["SalePayments"] = [sale["SalePayments"]["SalePayment"]]
+    empty = dict(doc["Sale"][6], saleID="900", SaleLines="", SalePayments="")
+    path = tmp_path / "sales.json"
+    path.write_text(json.dumps([sale, empty]))
+    records = read_receipts(str(path), pos_rules)
+    assert records.items[0]["payments"] == [{"method": "cash", "amount": "6.5"}]
+    assert records.items[1]["lines"] == [] and records.items[1]["status"] == "voided"

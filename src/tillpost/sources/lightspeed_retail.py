@@ -79,6 +79,14 @@ def _status(sale: dict) -> str:
     return "voided" if truthy(sale.get("archived")) else "open"
 
 
+def _relation(sale: dict, plural: str, singular: str) -> list:
+    """`"SaleLines": {"SaleLine": [...] | {...}}`, "" when empty; a bare list is taken as it is."""
+    value = sale.get(plural)
+    if isinstance(value, dict):
+        return as_list(value.get(singular))
+    return as_list(value)
+
+
 def _tax_inclusive(sale: dict, lines: list, options: dict) -> bool:
     if "prices_include_vat" in options:
         return truthy(options["prices_include_vat"])
@@ -132,7 +140,7 @@ def sale_receipt(sale: dict, mapper, zone, options: dict) -> dict:
     when = sale.get("completeTime") or sale.get("createTime") or sale.get("timeStamp")
     completed = local(parse_time(when, "completeTime"), zone)
     created = local(parse_time(sale.get("createTime") or when, "createTime"), zone)
-    sale_lines = as_list((sale.get("SaleLines") or {}).get("SaleLine") if isinstance(sale.get("SaleLines"), dict) else None)
+    sale_lines = _relation(sale, "SaleLines", "SaleLine")
     incl = _tax_inclusive(sale, sale_lines, options)
 
     lines: list[dict] = []
@@ -187,8 +195,7 @@ def sale_receipt(sale: dict, mapper, zone, options: dict) -> dict:
                         "the export is inconsistent (not corrected)")
 
     payments: list[dict] = []
-    for j, p in enumerate(as_list((sale.get("SalePayments") or {}).get("SalePayment")
-                                  if isinstance(sale.get("SalePayments"), dict) else None)):
+    for j, p in enumerate(_relation(sale, "SalePayments", "SalePayment")):
         if truthy(p.get("archived")):
             continue
         where = f"SalePayment {p.get('salePaymentID') or j + 1}"
