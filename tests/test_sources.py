@@ -388,3 +388,57 @@ def test_retail_relations_as_bare_lists_and_empty_strings(tmp_path, pos_rules):
     records = read_receipts(str(path), pos_rules)
     assert records.items[0]["payments"] == [{"method": "cash", "amount": "6.5"}]
     assert records.items[1]["lines"] == [] and records.items[1]["status"] == "voided"
+
+
+# -- property: any well-formed Lightspeed Retail sale books, and books what was paid ---------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+RATES = {"0.09": Decimal(9), "0.21": Decimal(21)}
+
+
+@st.composite
+def retail_sales(draw):
+    lines, total, taxes = [], Decimal(0), {}
+    for k in range(draw(st.integers(1, 5))):
+        q = draw(st.integers(-3, 6).filter(bool))
+        price = Decimal(draw(st.integers(1, 9999))) / 100
+        fraction = draw(st.sampled_from(sorted(RATES)))
+        discount = Decimal(draw(st.integers(0, int(abs(q) * price * 100) // 2))) / 100
+        gross = q * price - (discount if q > 0 else -discount)
+        rate = RATES[fraction]
+        tax = gross * rate / (100 + rate)
+        taxes[fraction] = taxes.get(fraction, Decimal(0)) + tax
+        total += gross
+        lines.append({"saleLineID": str(k + 1), "unitQuantity": str(q), "unitPrice": str(price),
+                      "calcLineDiscount": str(discount), "calcTransactionDiscount": "0", "tax": "true",
+                      "tax1Rate": fraction, "tax2Rate": "0", "calcTax1": str(tax), "calcTax2": "0",
+                      "avgCost": "0", "TaxClass": {"name": "Item"}})
+    charged = sum((t.quantize(Decimal("0.01")) for t in taxes.values()), Decimal(0))
+    split = Decimal(draw(st.integers(0, 100))) / 100
+    pin = (total * split).quantize(Decimal("0.01"))
+    payments = [{"salePaymentID": "1", "amount": str(pin), "PaymentType": {"name": "Pin"}},
+                {"salePaymentID": "2", "amount": str(total - pin), "PaymentType": {"name": "Cash"}}]
+    sale = {"saleID": "1", "ticketNumber": "1", "completed": "true", "voided": "false", "isTaxInclusive": "true",
+            "completeTime": "2026-11-20T10:00:00+00:00", "shopID": "1", "registerID": "1", "customerID": "0",
+            "calcTotal": str(total), "calcTax1": str(charged), "calcTax2": "0",
+            "SaleLines": {"SaleLine": lines[0] if len(lines) == 1 else lines},
+            "SalePayments": {"SalePayment": payments}}
+    return sale, total
+
+
+@settings(max_examples=40, deadline=None)
+@given(retail_sales())
+def test_any_consistent_retail_sale_validates_and_books_what_was_paid(pos_rules, tmp_path_factory, drawn):
+    sale, total = drawn
+    path = tmp_path_factory.mktemp("prop") / "sale.json"
+    path.write_text(json.dumps({"Sale": sale}))
+    records = read_receipts(str(path), pos_rules)
+    assert not records.errors, records.errors
+    assert not list(VALIDATOR.iter_errors(records.items[0]))
+    result = book(pos_rules, records)
+    assert not result.errors, result.errors
+    debtors = sum((ln.debit - ln.credit for e in result.entries if e.journal == "VRK" for ln in e.lines
+                   if ln.account == "1300"), Decimal(0))
+    assert debtors == total
