@@ -442,3 +442,17 @@ def test_any_consistent_retail_sale_validates_and_books_what_was_paid(pos_rules,
     debtors = sum((ln.debit - ln.credit for e in result.entries if e.journal == "VRK" for ln in e.lines
                    if ln.account == "1300"), Decimal(0))
     assert debtors == total
+
+
+def test_x_void_of_a_booked_sale_reaches_the_ledger_as_a_reversal(tmp_path):
+    from tillpost.cli import ledger  # noqa: F401  (registers process and status)
+
+    runner, db = _cli(), str(tmp_path / "ledger.db")
+    rules = str(EXAMPLES / "pos-sources.rules")
+    first = runner.invoke(cli, ["process", rules, str(FIXTURES / "lightspeed-x-sales.json"), "--db", db, "--final"])
+    assert "7 booked" in first.output, first.output
+    later = runner.invoke(cli, ["process", rules, str(FIXTURES / "lightspeed-x-voided.json"), "--db", db, "--final"])
+    assert later.exit_code == 0, later.output
+    assert "1 voided" in later.output and "3 entries" in later.output  # KAS, MEM, VRK reversed
+    status = runner.invoke(cli, ["status", "--db", db])
+    assert f"voided: {X_SALE}" in status.output
