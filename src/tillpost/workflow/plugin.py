@@ -105,8 +105,11 @@ class CaseItem(pytest.Function):
         from syrupy.terminal import disable_color
 
         changed: list[str] = []
+        # A fixture of its own for our extension: syrupy finds unused locks through the
+        # extension each registered fixture has (a per-call extension would hide them).
+        locked = snapshot.use_extension(LockedOutput)
         for name, text in output.parts():
-            assertion = snapshot(extension_class=LockedOutput, name=name)
+            assertion = locked(name=name)
             if assertion == text:
                 continue
             if self.config.option.no_colors:
