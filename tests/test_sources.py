@@ -456,3 +456,21 @@ def test_x_void_of_a_booked_sale_reaches_the_ledger_as_a_reversal(tmp_path):
     assert "1 voided" in later.output and "3 entries" in later.output  # KAS, MEM, VRK reversed
     status = runner.invoke(cli, ["status", "--db", db])
     assert f"voided: {X_SALE}" in status.output
+
+
+def test_k_tax_exclusive_business(pos_rules):
+    doc = json.loads((FIXTURES / "lightspeed-k-financials.json").read_text())
+    sale = doc["sales"][0]
+    line_ = dict(sale["salesLines"][1], quantity="1", menuListPrice="10.00", totalNetAmountWithoutTax="10.00",
+                 totalNetAmountWithTax="12.10", taxAmount="2.1", serviceCharge="0.00")
+    line_["taxLines"] = [dict(line_["taxLines"][0], taxIncluded=False, taxAmount="2.1")]
+    sale["salesLines"] = [line_]
+    sale["payments"] = [dict(sale["payments"][0], netAmountWithTax="12.10", tip="0.00")]
+    doc["sales"] = [sale]
+    records = _convert_k(doc, pos_rules)
+    receipt = records.items[0]
+    assert receipt["prices_include_vat"] is False
+    assert receipt["lines"] == [{"sku": "71", "description": "Wijn glas rood", "category": "Drinks", "quantity": "1",
+                                 "unit_price": "10", "vat": "high", "cost": "1.80"}]
+    assert receipt["vat"] == [{"name": "high", "amount": "2.10"}]
+    assert not book(pos_rules, records).errors
