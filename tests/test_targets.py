@@ -102,6 +102,31 @@ def validate_snelstart(text: str) -> dict:
     return doc
 
 
+def validate_ubl_totals(text: str) -> None:
+    """The EN 16931 sums (BR-CO-10, -13, -15, BR-S-08) in Decimal: the schematron's arithmetic."""
+    from lxml import etree
+
+    ns = {"cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+          "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"}
+    doc = etree.fromstring(text.encode("utf-8"))
+
+    def total(path: str) -> Decimal:
+        return sum((Decimal(v) for v in doc.xpath(f"({path})/text()", namespaces=ns)), Decimal(0))
+
+    lines = total("cac:InvoiceLine/cbc:LineExtensionAmount | cac:CreditNoteLine/cbc:LineExtensionAmount")
+    assert total("cac:LegalMonetaryTotal/cbc:LineExtensionAmount") == lines
+    assert total("cac:LegalMonetaryTotal/cbc:TaxExclusiveAmount") == lines
+    tax = total("cac:TaxTotal/cbc:TaxAmount")
+    assert tax == total("cac:TaxTotal/cac:TaxSubtotal/cbc:TaxAmount")
+    assert total("cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount") == lines + tax
+    assert total("cac:TaxTotal/cac:TaxSubtotal/cbc:TaxableAmount") == lines
+    for sub in doc.xpath("cac:TaxTotal/cac:TaxSubtotal", namespaces=ns):
+        rate = Decimal(sub.findtext("cac:TaxCategory/cbc:Percent", namespaces=ns))
+        taxable = Decimal(sub.findtext("cbc:TaxableAmount", namespaces=ns))
+        # the VAT of a receipt is computed on its gross, so it may differ from taxable × rate by a cent a line
+        assert abs(Decimal(sub.findtext("cbc:TaxAmount", namespaces=ns)) - taxable * rate / 100) <= Decimal("0.05")
+
+
 def validate_hledger(text: str, tmp_path: Path) -> None:
     exe = need_tool("hledger")
     path = tmp_path / "out.journal"
@@ -154,6 +179,10 @@ def validate(target: str, text: str, tmp_path: Path, settings: dict | None = Non
         validate_xsd(text, "exact-globe", "eExact-Schema.xsd")
     elif target == "exact-online":
         validate_xsd(text, "exact-online-xml", "eExact-XML.xsd")
+    elif target == "ubl":
+        kind = "CreditNote" if "<CreditNote " in text[:300] else "Invoice"
+        validate_xsd(text, "ubl21", "xsd", "maindoc", f"UBL-{kind}-2.1.xsd")
+        validate_ubl_totals(text)
     elif target == "snelstart":
         validate_snelstart(text)
     elif target == "xaf":
@@ -188,7 +217,8 @@ def example_rules(target: str):
 
 @pytest.fixture(scope="module")
 def day(rules):
-    return book(rules, read_receipts(str(EXAMPLES / "bakery-day.json"), rules))
+    # keep_bookings: the UBL invoices name the customer as the receipt does
+    return book(rules, read_receipts(str(EXAMPLES / "bakery-day.json"), rules), keep_bookings=True)
 
 
 ALL = sorted(targets())
@@ -367,3 +397,40 @@ def test_snelstart_sales_booking_and_missing_ids(day, tmp_path):
     assert len(rendering.errors) == len(day.entries)
     assert "account 1000 has no snelstart id (add `target snelstart grootboek-1000" in rendering.errors[0]
     validate_snelstart(rendering.text)  # an empty document is still a valid one
+
+
+def test_ubl_one_invoice_per_individual_receipt_and_credit_note_for_refund(rules, day, tmp_path):
+    rendering = render(day, rules, "ubl")
+    assert [d.name for d in rendering.documents] == ["AMS01-K2-5001.xml", "AMS01-K2-5002.xml"]
+    assert "<cbc:Name>Jansen Catering</cbc:Name>" in rendering.documents[0].text
+    refund = {"id": "AMS01-K2-5003", "number": "5003", "source": "lightspeed-retail", "store": "AMS01",
+              "register": "K2", "date": "2026-11-21", "status": "completed", "currency": "EUR",
+              "prices_include_vat": True, "customer": {"id": "C9", "debtor": "20001", "name": "Jansen & Zn <BV>"},
+              "lines": [{"description": "Retour", "quantity": "-1", "unit_price": "6.50", "vat": "low"}],
+              "payments": [{"method": "invoice", "amount": "-6.50"}]}
+    result = book(rules, [refund], keep_bookings=True)
+    assert not result.errors, result.errors
+    (doc,) = render(result, rules, "ubl").documents
+    assert doc.text.splitlines()[1].startswith("<CreditNote ")
+    validate("ubl", doc.text, tmp_path)
+    assert "<cbc:CreditNoteTypeCode>381</cbc:CreditNoteTypeCode>" in doc.text
+    assert "<cbc:Name>Jansen &amp; Zn &lt;BV&gt;</cbc:Name>" in doc.text
+    assert '<cbc:PayableAmount currencyID="EUR">6.50</cbc:PayableAmount>' in doc.text
+
+
+def test_ubl_needs_the_seller_settings(day):
+    import pytest as _pytest
+
+    from tillpost.targets import TargetError
+
+    with _pytest.raises(TargetError, match="target 'ubl' needs setting 'kvk'"):
+        render(day, load_rules(EXAMPLES / "bakery.rules"), "ubl")
+
+
+def test_book_with_per_invoice_target_writes_a_folder(tmp_path):
+    rules, day = str(EXAMPLES / "bakery-targets.rules"), str(EXAMPLES / "bakery-day.json")
+    out = run_cli("book", rules, day, "--target", "ubl")
+    assert out.exit_code == 2 and "give a folder with -o" in out.output
+    out = run_cli("book", rules, day, "--target", "ubl", "-o", str(tmp_path / "invoices"))
+    assert out.exit_code == 0, out.output
+    assert sorted(p.name for p in (tmp_path / "invoices").iterdir()) == ["AMS01-K2-5001.xml", "AMS01-K2-5002.xml"]

@@ -329,7 +329,7 @@ def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None
     template = _environment(t.folder, t.format).get_template(t.template)
     ids = {what: {key[len(prefix):]: value for key, value in values.items() if key.startswith(prefix)}
            for what, prefix in t.ids.items()}
-    base = {**decl, "settings": values, "ids": ids, "target": t.name, "today": _today(), "version": _version(),
+    base = {**decl, "settings": values, "ids": ids, "receipts": _receipts(result), "target": t.name, "today": _today(), "version": _version(),
             "periods": _periods(entries), "vat_pay_accounts": _vat_pay_accounts(entries),
             # (account number, debtor) of every debtor line: targets that declare sub-accounts need them
             "debtor_accounts": sorted({(l["account"]["number"], l["debtor"])
@@ -348,6 +348,17 @@ def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None
     except UndefinedError as e:  # a template bug, never the user's: say which template
         raise TargetError(f"target '{t.name}': template {t.template}: {e}") from e
     return Rendering(t, documents, errors)
+
+
+def _receipts(result) -> dict[str, dict]:
+    """What the receipts tell beyond the entries (the customer's name, the printed number), by
+    receipt id, when the BookResult kept its bookings (`book(…, keep_bookings=True)`)."""
+    out = {}
+    for booking in getattr(result, "bookings", None) or ():
+        r = booking.receipt
+        out[r.id] = {"id": r.id, "number": r.number, "store": r.store, "register": r.register,
+                     "customer": r.customer_name or "", "customer_id": r.customer_id or ""}
+    return out
 
 
 def _version() -> str:

@@ -39,6 +39,12 @@ def date(value: str, fmt: str = "%Y-%m-%d") -> str:
     return _date.fromisoformat(value).strftime(fmt)
 
 
+def date_add(value: str, days: int) -> str:
+    from datetime import timedelta
+
+    return (_date.fromisoformat(value) + timedelta(days=days)).isoformat()
+
+
 def text(value, limit: int | None = None) -> str:
     """One clean line: no control characters, whitespace runs as one space, at most `limit` characters."""
     s = _SPACE.sub(" ", _ILLEGAL.sub("", "" if value is None else str(value))).strip()
@@ -81,6 +87,6 @@ def beancount_component(value) -> str:
 
 
 def install(env) -> None:
-    env.filters.update(amount=amount, date=date, text=text, csvcell=csvcell, jsonstr=jsonstr,
+    env.filters.update(amount=amount, date=date, date_add=date_add, text=text, csvcell=csvcell, jsonstr=jsonstr,
                        beancount_str=beancount_str, hledger_text=hledger_text,
                        beancount_component=beancount_component)
