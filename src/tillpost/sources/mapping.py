@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -75,8 +75,7 @@ def cents(value: Decimal) -> Decimal:
 def text(value) -> str:
     """A number as tillpost writes amounts: a plain decimal string, never an exponent."""
     if isinstance(value, Decimal):
-        s = format(value, "f")
-        return s
+        return format(value, "f")
     return str(value)
 
 
