@@ -2,7 +2,8 @@
 
 - an account declared in the client's own file that no rule books on (an
   included chart is shared by many clients, so its accounts are not reported);
-- with cases (`--cases`): a rule that no fact of any case matches, and facts
+- with cases (`--cases`): a rule that no fact of any case matches (but not
+  `when KIND skip`, which says the client has none of a kind), and facts
   that only a catch-all rule (one without conditions) caught although the kind
   has more specific rules — a new category or store the rules do not know yet.
 
@@ -109,6 +110,8 @@ def _shown(value: str) -> str:
 def case_warnings(ruleset: RuleSet, main_file: str, matches: CaseMatches, diagnostics: Diagnostics) -> None:
     """Rules of the file itself that no case matches (not those of included files); catch-all catches."""
     for rule in ruleset.rules:
+        if rule.post is None and not rule.conditions:
+            continue  # `when cost skip`: books a kind the client does not have; saying so is the point
         if rule not in matches.matched and rule.pos.file == main_file:
             diagnostics.warning(rule.pos, f"no fact of the cases matches this rule ({matches.facts} facts of "
                                 f"{matches.receipts} receipt(s)); add a case that needs it, or remove it")

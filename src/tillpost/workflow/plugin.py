@@ -120,8 +120,12 @@ class CaseItem(pytest.Function):
             changed.append(f"[{name}]\n" + "\n".join(diff))
         if changed:
             where = locked_path(self.case_path)
+            shown = where.relative_to(self.config.rootpath) if where.is_relative_to(self.config.rootpath) else where
+            if not where.exists():
+                raise CaseFailed(f"{self.nodeid}: not locked yet: there is no {shown}; look at the booked output "
+                                 "below and accept it with `pytest --snapshot-update`\n\n" + "\n\n".join(changed))
             raise CaseFailed(
-                f"{self.nodeid}: the booked output differs from the locked output in {where}\n"
+                f"{self.nodeid}: the booked output differs from the locked output in {shown}\n"
                 "  (- locked, + booked now; accept with `pytest --snapshot-update`)\n\n" + "\n\n".join(changed))
 
     def repr_failure(self, excinfo, style=None):
