@@ -31,6 +31,7 @@ A final run is one transaction; a trial run plans the same and writes nothing.
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import getpass
 import hashlib
 import json
@@ -44,7 +45,7 @@ import orjson
 from ..engine.book import _read
 from ..engine.entries import Entry, EntryBuilder, EntryLine
 from ..engine.journal import entry_dict
-from ..engine.postings import Booking, Leg, ReceiptError, book_receipt
+from ..engine.postings import Booking, Leg, ReceiptError, book_receipt, receipt_attributes
 from ..engine.receipts import Records, receipt_id
 from ..engine.ruleset import RuleSet
 from .store import Store, StoredReceipt
@@ -82,7 +83,7 @@ class Selection:
                 "retry_errors": self.retry_errors}
 
 
-@dataclass
+@dataclass(slots=True)
 class Seen:
     """One receipt of the input: its identity, content hash and where to read it again."""
 
@@ -95,7 +96,7 @@ class Seen:
     copies: int = 1
 
 
-@dataclass
+@dataclass(slots=True)
 class Change:
     """What a run does to one receipt."""
 
@@ -107,7 +108,7 @@ class Change:
     payments: list
     booking: Booking | None = None  # the new legs to book
     reverse: list | None = None  # the stored posting rows to reverse
-    groups: list = field(default_factory=list)  # the legs this run posts, per entry (for `postings`)
+    groups: list = field(default_factory=list)  # (group, legs as JSON) this run posts, per entry
     pk: int = 0
     new: bool = False  # first seen in this run
 
@@ -120,6 +121,7 @@ class RunResult:
     changes: list[Change]
     unchanged: int
     decimals: int
+    entry_ids: dict = field(default_factory=dict)  # group (kind, journal, mode, key, corrects) → entry id
 
     @property
     def counts(self) -> dict:
@@ -203,11 +205,27 @@ def stored_records(rows: list[tuple[str, str, str]]) -> Records:
 # -- deciding, per receipt -----------------------------------------------------------------
 
 
+def _booked_payments(booking: Booking, ruleset: RuleSet, cache: dict) -> list:
+    """[method, amount, journal] per payment of a booked receipt: the journal its rule posts it in, or "skip".
+
+    The payment rule is looked up again rather than through `Booking.matched`, which
+    decomposes the receipt a second time; a booked receipt's total is what it paid.
+    """
+    receipt = booking.receipt
+    total = sum((p.amount for p in receipt.payments), receipt.cash_rounding)
+    rvalues = receipt_attributes(receipt, ruleset, booking.mode, total < 0)
+    out = []
+    for p in receipt.payments:
+        journal = cache.get((rvalues, p.method))
+        if journal is None:
+            rule = ruleset.matcher.lookups["payment"](rvalues, (p.method,))
+            journal = cache[(rvalues, p.method)] = rule.post.journal.name if rule and rule.post else "skip"
+        out.append([p.method, str(p.amount), journal])
+    return out
+
+
 def _payments(obj_or_booking) -> list:
-    """[method, amount, journal] per payment: journal is where it was booked, "skip", or None."""
-    if isinstance(obj_or_booking, Booking):
-        return [[fact.values[-1], str(fact.amount), rule.post.journal.name if rule.post else "skip"]
-                for fact, rule in obj_or_booking.matched if fact.kind == "payment"]
+    """[method, amount, None] per payment of a receipt that is not booked (as far as readable)."""
     out = []
     payments = obj_or_booking.get("payments") if isinstance(obj_or_booking, dict) else None
     if isinstance(payments, list):
@@ -217,7 +235,7 @@ def _payments(obj_or_booking) -> list:
     return out
 
 
-def decide(ruleset: RuleSet, seen: Seen, stored: StoredReceipt | None, stored_payments) -> Change:
+def decide(ruleset: RuleSet, seen: Seen, stored: StoredReceipt | None, stored_payments, cache: dict) -> Change:
     obj, receipt, problem = _read(seen.records, seen.index)
     was_booked = bool(stored and stored.booked)
     keep = " (its earlier booking stands)" if was_booked else ""
@@ -228,7 +246,8 @@ def decide(ruleset: RuleSet, seen: Seen, stored: StoredReceipt | None, stored_pa
         if isinstance(booking, ReceiptError):
             problem = booking.message
         else:
-            change = Change(seen, stored, "changed" if was_booked else "booked", None, True, _payments(booking),
+            change = Change(seen, stored, "changed" if was_booked else "booked", None, True,
+                            _booked_payments(booking, ruleset, cache),
                             booking=booking)
             change.reverse = [] if was_booked else None
             return change
@@ -312,9 +331,9 @@ class _Planner:
             else:
                 kind = "regular"
             self._builder(kind, corrects).add(replace(booking, legs=tuple(legs)))
-            change.groups.append({"e": (kind, journal, booking.mode, key, corrects), "t": kind, "j": journal,
-                                  "m": booking.mode, "k": key,
-                                  "l": [[l.account, l.debtor, l.vat, str(l.amount)] for l in legs]})
+            # As text: orjson's bytes keep their kilobyte buffer, text is exactly as long as it is.
+            change.groups.append(((kind, journal, booking.mode, key, corrects), orjson.dumps(
+                [[l.account, l.debtor, l.vat, str(l.amount)] for l in legs]).decode()))
         if late and change.status == "booked":
             change.status = "late"
 
@@ -335,8 +354,7 @@ class _Planner:
             slot["receipts"].add(change.seen.key[1])
             slot["entries"].update(g["e"] for row in rows for g in row
                                    if (g["j"], g["m"], g["k"]) == (journal, mode, key) and g["e"] is not None)
-            change.groups.append({"e": ("reversal", journal, mode, key, corrects), "t": "reversal", "j": journal,
-                                  "m": mode, "k": key, "l": legs})
+            change.groups.append((("reversal", journal, mode, key, corrects), orjson.dumps(legs).decode()))
         return corrects
 
     def entries(self) -> tuple[list[dict], dict]:
@@ -413,6 +431,7 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
 
     planner = _Planner(ruleset, store, store.booked_groups(), next_entry)
     changes: list[Change] = []
+    journals: dict = {}  # (receipt attributes, method) → the journal its payments are booked in
     unchanged = 0
     total, done = len(seen), 0
     for key, s in seen.items():
@@ -424,30 +443,41 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
             unchanged += 1
             continue
         stored_payments = _stored_payments(store, stored) if stored and stored.booked else []
-        change = decide(ruleset, s, stored, stored_payments)
+        change = decide(ruleset, s, stored, stored_payments, journals)
+        if change.status not in ("error", "open"):
+            s.content = None  # kept only while a receipt waits (see write)
         rows = store.postings_of(stored.pk) if change.reverse is not None else None
         corrects = planner.reverse(change, rows) if rows is not None else ()
         if change.booking is not None:
             planner.book(change, corrects if change.reverse is not None else ())
+            change.booking = None  # its legs are in the planner and in change.groups now
         changes.append(change)
     if progress:
         progress("booking", total, total)
 
     entries, ids = planner.entries()
     for change in changes:
-        for g in change.groups:
-            g["e"] = ids.get(g["e"])
         if change.stored is None:
             change.pk, change.new = next_pk, True
             next_pk += 1
         else:
             change.pk = change.stored.pk
-    return RunResult(run_id, final, entries, changes, unchanged, ruleset.decimals)
+    return RunResult(run_id, final, entries, changes, unchanged, ruleset.decimals, ids)
 
 
 def _stored_payments(store: Store, stored: StoredReceipt) -> list:
     row = store.conn.execute("SELECT payments FROM receipts WHERE pk = ?", (stored.pk,)).fetchone()
     return json.loads(row[0]) if row else []
+
+
+def postings_json(groups: list, ids: dict) -> str:
+    """A receipt's postings of one run: [{e: entry id, t: kind, j: journal, m: mode, k: key, l: legs}]."""
+    parts = []
+    for (kind, journal, mode, key, corrects), legs in groups:
+        e = ids.get((kind, journal, mode, key, corrects))
+        head = orjson.dumps({"e": e, "t": kind, "j": journal, "m": mode, "k": key}).decode()
+        parts.append(head[:-1] + ',"l":' + legs + "}")
+    return "[" + ",".join(parts) + "]"
 
 
 def write(store: Store, result: RunResult, info: dict) -> None:
@@ -457,13 +487,16 @@ def write(store: Store, result: RunResult, info: dict) -> None:
     store.insert_entries(run_id, result.entries)
     new, old = [], []
     for c in result.changes:
+        # The content is kept while the receipt waits (error, open): `--retry-errors` books it from there.
         row = {"pk": c.pk, "source": c.seen.key[0], "id": c.seen.key[1], **c.seen.fields,
                "hash": c.seen.hash, "status": c.status, "reason": c.reason, "booked": c.booked,
-               "payments": json.dumps(c.payments), "content": c.seen.content}
+               "payments": orjson.dumps(c.payments).decode(),
+               "content": c.seen.content}
         (new if c.new else old).append(row)
     store.insert_receipts(new, run_id)
     store.update_receipts(old, run_id)
-    store.insert_postings([(c.pk, c.groups) for c in result.changes if c.groups], run_id)
+    store.insert_postings([(c.pk, postings_json(c.groups, result.entry_ids)) for c in result.changes if c.groups],
+                          run_id)
     store.set_meta("decimals", str(result.decimals))
     store.finish_run(run_id, _now(), result.counts)
 
@@ -473,8 +506,16 @@ def process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Se
     """A trial run (plans, writes nothing) or a final run (plans and books in one transaction)."""
     if not final:
         store.check_current()
-        return plan(ruleset, store, inputs, selection, progress, final=False)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return plan(ruleset, store, inputs, selection, progress, final=False)
+        finally:
+            if collecting:
+                gc.enable()
     started = _now()
+    collecting = gc.isenabled()
+    gc.disable()  # a run makes millions of small objects and no cycles: collecting only costs time
     store.begin()
     try:
         result = plan(ruleset, store, inputs, selection, progress, final=True)
@@ -483,4 +524,7 @@ def process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Se
     except BaseException:
         store.rollback()
         raise
+    finally:
+        if collecting:
+            gc.enable()
     return result

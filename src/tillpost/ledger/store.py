@@ -31,6 +31,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 SCHEMA_VERSION = 1
 
 MIGRATIONS: dict[int, list[str]] = {
@@ -62,7 +64,7 @@ MIGRATIONS: dict[int, list[str]] = {
             reason TEXT,
             booked INTEGER NOT NULL CHECK (booked IN (0, 1)),
             payments TEXT NOT NULL,
-            content TEXT NOT NULL,
+            content TEXT,
             first_run INTEGER NOT NULL REFERENCES runs (id),
             last_run INTEGER NOT NULL REFERENCES runs (id),
             UNIQUE (id))""",
@@ -349,7 +351,7 @@ class Store:
             "INSERT INTO entries (id, run, kind, journal, date, mode, entry_key, description, payload) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(e["id"], run_id, e["kind"], e["journal"], e["date"], e["mode"], e["key"], e["description"],
-              json.dumps(e, ensure_ascii=False)) for e in entries])
+              orjson.dumps(e).decode()) for e in entries])
         self._write_many(
             "INSERT INTO entry_lines (entry, line, account, debit, credit, debtor, vat) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(e["id"], n, l["account"], l["debit"], l["credit"], l["debtor"], l["vat"])
@@ -372,6 +374,6 @@ class Store:
             [(r["store"], r["register"], r["number"], r["date"], r["created"], r["hash"], r["status"], r["reason"],
               int(r["booked"]), r["payments"], r["content"], run_id, r["pk"]) for r in rows])
 
-    def insert_postings(self, rows: list[tuple[int, list]], run_id: int) -> None:
+    def insert_postings(self, rows: list[tuple[int, str]], run_id: int) -> None:
         self._write_many("INSERT INTO postings (run, receipt, legs) VALUES (?, ?, ?)",
-                         [(run_id, pk, json.dumps(groups, ensure_ascii=False)) for pk, groups in rows])
+                         [(run_id, pk, legs) for pk, legs in rows])
