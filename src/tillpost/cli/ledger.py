@@ -19,10 +19,12 @@ def _exit_ledger_error(e: Exception) -> None:
 def _progress_reporter():
     """A rich progress bar on a terminal; plain log lines (every tenth) otherwise."""
     if sys.stderr.isatty():
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        # On stderr: stdout carries the run's JSON.
         bar = Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                       transient=True)
+                       transient=True, console=Console(stderr=True))
         tasks: dict[str, int] = {}
 
         def report(stage: str, done: int, total: int) -> None:
