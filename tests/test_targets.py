@@ -127,6 +127,44 @@ def validate_ubl_totals(text: str) -> None:
         assert abs(Decimal(sub.findtext("cbc:TaxAmount", namespaces=ns)) - taxable * rate / 100) <= Decimal("0.05")
 
 
+TARGETS = ROOT / "src" / "tillpost" / "targets"
+
+
+def validate_twinfield(text: str):
+    """Our XSD (Twinfield publishes none), then the balance Twinfield checks: debit = credit with the
+    detail lines' VAT counted on their own side."""
+    from lxml import etree
+
+    xsd = _xsd(TARGETS / "twinfield" / "transactions.xsd")
+    doc = etree.fromstring(text.encode("utf-8"))
+    assert xsd.validate(doc), "\n".join(str(e) for e in xsd.error_log)
+    for tr in doc.iter("transaction"):
+        net = Decimal(0)
+        for line in tr.iter("line"):
+            sign = 1 if line.findtext("debitcredit") == "debit" else -1
+            net += sign * (Decimal(line.findtext("value")) + Decimal(line.findtext("vatvalue") or 0))
+        assert net == 0, f"transaction {tr.findtext('header/freetext1')} is off by {net}"
+        assert len(tr.findall("lines/line[@type='total']")) <= 1
+    return doc
+
+
+def validate_moneybird(text: str) -> dict:
+    """Our JSON Schema (Moneybird publishes none), then the balance of every journal document."""
+    import json
+
+    import jsonschema
+
+    schema = json.loads((TARGETS / "moneybird" / "schema.json").read_text(encoding="utf-8"))
+    doc = json.loads(text)
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
+    assert not errors, errors
+    for item in doc["general_journal_documents"]:
+        lines = item["general_journal_document"]["general_journal_document_entries_attributes"]
+        assert sum(Decimal(l["debit"]) - Decimal(l["credit"]) for l in lines) == 0
+    return doc
+
+
 def validate_hledger(text: str, tmp_path: Path) -> None:
     exe = need_tool("hledger")
     path = tmp_path / "out.journal"
@@ -185,6 +223,10 @@ def validate(target: str, text: str, tmp_path: Path, settings: dict | None = Non
         validate_ubl_totals(text)
     elif target == "snelstart":
         validate_snelstart(text)
+    elif target == "twinfield":
+        validate_twinfield(text)
+    elif target == "moneybird":
+        validate_moneybird(text)
     elif target == "xaf":
         validate_xsd(text, "xaf32", "XmlAuditfileFinancieel3.2.xsd")
         assert check_xaf(text) == []
@@ -207,7 +249,7 @@ def rules():
 
 
 # Targets that need the package's own ids of accounts, journals and customers have their own example.
-EXAMPLE_RULES = {"snelstart": "bakery-snelstart.rules"}
+EXAMPLE_RULES = {"snelstart": "bakery-snelstart.rules", "moneybird": "bakery-moneybird.rules"}
 
 
 @cache
@@ -434,3 +476,28 @@ def test_book_with_per_invoice_target_writes_a_folder(tmp_path):
     out = run_cli("book", rules, day, "--target", "ubl", "-o", str(tmp_path / "invoices"))
     assert out.exit_code == 0, out.output
     assert sorted(p.name for p in (tmp_path / "invoices").iterdir()) == ["AMS01-K2-5001.xml", "AMS01-K2-5002.xml"]
+
+
+def test_twinfield_sales_invoice_has_a_total_line_and_vat_on_detail_lines(rules, day):
+    doc = validate_twinfield(render(day, rules, "twinfield").text)
+    invoice = [t for t in doc.iter("transaction") if t.findtext("header/invoicenumber") == "AMS01-K2-5001"][0]
+    total = invoice.find("lines/line[@type='total']")
+    assert (total.findtext("dim1"), total.findtext("dim2"), total.findtext("value")) == ("1300", "20001", "46.50")
+    details = [(l.findtext("dim1"), l.findtext("value"), l.findtext("vatcode"), l.findtext("vatvalue"))
+               for l in invoice.iter("line") if l.get("type") == "detail"]
+    assert details == [("8000", "29.82", "VL", "2.68"), ("8090", "11.57", "VH", "2.43")]
+
+
+def test_moneybird_invoice_prices_keep_the_receipt_total(day, tmp_path):
+    rules = example_rules("moneybird")
+    doc = validate_moneybird(render(day, rules, "moneybird").text)
+    invoice = doc["external_sales_invoices"][2]["external_sales_invoice"]
+    assert invoice["reference"] == "AMS01-K2-5001"
+    assert sum(Decimal(d["price"]) for d in invoice["details_attributes"]) == Decimal("46.50")
+    # a VAT name without its Moneybird tax rate id: the invoices using it are errors naming the setting
+    text = (EXAMPLES / "bakery-moneybird.rules").read_text(encoding="utf-8")
+    path = tmp_path / "no-low.rules"
+    path.write_text("\n".join(l for l in text.splitlines() if "taxrate-low" not in l), encoding="utf-8")
+    rendering = render(day, load_rules(path), "moneybird")
+    assert len(rendering.errors) == 4
+    assert all("VAT low has no moneybird id (add `target moneybird taxrate-low" in e for e in rendering.errors)

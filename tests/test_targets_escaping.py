@@ -51,9 +51,11 @@ def test_every_target_survives_receipt_text(journal, tmp_path_factory):
     for name in ALL:
         rules = example_rules(name)
         extra = {}
+        debtors = {l["debtor"] for e in journal["entries"] for l in e["lines"] if l["debtor"]}
         if name == "snelstart":  # give every debtor the text made up a SnelStart relation id
-            extra = {f"relatie-{l['debtor']}": str(uuid.uuid4()) for e in journal["entries"] for l in e["lines"]
-                     if l["debtor"]}
+            extra = {f"relatie-{d}": str(uuid.uuid4()) for d in debtors}
+        elif name == "moneybird":
+            extra = {f"contact-{d}": str(uuid.uuid4().int % 10**18) for d in debtors}
         rendering = render(journal, rules, name, extra)
         assert rendering.errors == [], rendering.errors
         for doc in rendering.documents:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 
@@ -239,6 +239,7 @@ def _entry_view(entry: dict, index: int, decl: dict) -> dict:
         })
         line = lines[-1]
         line["kind"] = ("debtor" if line["debtor"] else "tax" if line["tax"] else "base" if line["vat"] else "other")
+    _share_vat(lines, decl["decimals"])
     journal = decl["journals"].get(entry["journal"]) or {"code": entry["journal"], "type": "memo",
                                                          "description": entry["journal"], "accounts": []}
     debtors = [l["debtor"] for l in lines if l["debtor"]]
@@ -254,6 +255,28 @@ def _entry_view(entry: dict, index: int, decl: dict) -> dict:
     }
 
 
+def _share_vat(lines: list[dict], decimals: int) -> None:
+    """Give each base line its share of its VAT name's VAT lines (`vat_share`, signed like `amount`),
+    for targets that put the VAT on the revenue line. Shares are in proportion to the base amounts
+    and add up exactly; what rounding leaves over goes to the largest line (the first, on a tie)."""
+    for line in lines:
+        line["vat_share"] = Decimal(0)
+    by_vat: dict[str, list[dict]] = {}
+    for line in lines:
+        if line["kind"] == "base":
+            by_vat.setdefault(line["vat"]["name"], []).append(line)
+    for name, bases in by_vat.items():
+        vat = sum((l["amount"] for l in lines if l["kind"] == "tax" and l["vat"]["name"] == name), Decimal(0))
+        total = sum((l["amount"] for l in bases), Decimal(0))
+        if not vat or not total:
+            continue
+        quantum = Decimal(1).scaleb(-decimals)
+        for l in bases:
+            l["vat_share"] = (vat * l["amount"] / total).quantize(quantum, rounding=ROUND_HALF_UP)
+        largest = max(bases, key=lambda l: abs(l["amount"]))
+        largest["vat_share"] += vat - sum((l["vat_share"] for l in bases), Decimal(0))
+
+
 def _problems(target: Target, entry: dict, settings: dict) -> list[str]:
     """Why `target` cannot express `entry` (empty when it can)."""
     out = []
@@ -265,6 +288,8 @@ def _problems(target: Target, entry: dict, settings: dict) -> list[str]:
             needed.append(("account", l["account"]["number"], target.ids["account"] + l["account"]["number"]))
         if l["debtor"] and "debtor" in target.ids:
             needed.append(("debtor", l["debtor"], target.ids["debtor"] + l["debtor"]))
+        if l["kind"] == "base" and "vat" in target.ids:
+            needed.append(("VAT", l["vat"]["name"], target.ids["vat"] + l["vat"]["name"]))
     missing = [f"{what} {name} has no {target.name} id (add `target {target.name} {setting} \"…\"`)"
                for what, name, setting in dict.fromkeys(needed) if setting not in settings]
     out.extend(missing)

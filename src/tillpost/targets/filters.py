@@ -79,6 +79,22 @@ def hledger_text(value, limit: int | None = None) -> str:
     return text(value, limit).replace(";", ",").replace(":", ".")
 
 
+def _tag(value, cleaned: str) -> str:
+    """`cleaned`, with a short hash of `value` when cleaning lost something: two debtors whose
+    names clean to the same text must not share an account."""
+    import hashlib
+
+    if cleaned == str(value):
+        return cleaned
+    return f"{cleaned}-{hashlib.sha1(str(value).encode('utf-8', 'surrogatepass')).hexdigest()[:6]}"
+
+
+def hledger_account(value, limit: int | None = None) -> str:
+    """A part of an hledger account name made from receipt text (a debtor)."""
+    cleaned = hledger_text(value, limit) or "_"
+    return _tag(value, cleaned)
+
+
 def beancount_component(value) -> str:
     """One component of a beancount account name: starts with a capital or digit, then
     letters, digits and dashes."""
@@ -86,7 +102,12 @@ def beancount_component(value) -> str:
     return s[0].upper() + s[1:] if s[0].isalpha() else s
 
 
+def beancount_subaccount(value) -> str:
+    """A sub-account component made from receipt text (a debtor)."""
+    return _tag(value, beancount_component(value))
+
+
 def install(env) -> None:
     env.filters.update(amount=amount, date=date, date_add=date_add, text=text, csvcell=csvcell, jsonstr=jsonstr,
-                       beancount_str=beancount_str, hledger_text=hledger_text,
+                       beancount_str=beancount_str, hledger_text=hledger_text, hledger_account=hledger_account, beancount_subaccount=beancount_subaccount,
                        beancount_component=beancount_component)
