@@ -319,6 +319,9 @@ def test_errors_wait_with_their_reason_and_retry_errors_books_them_after_a_fix(d
     assert statuses(db) == {"AMS01-K1-1": "booked", "AMS01-K1-2": "error", "AMS01-K1-3": "error"}
     # Retrying with the same rules changes nothing; the queue stays.
     assert tp("process", BAKERY, "--db", db, "--final", "--retry-errors").exit_code == 1
+    # A selection narrows the retry too.
+    one = json.loads(tp("process", BAKERY, "--db", db, "--trial", "--retry-errors", "--receipt", "AMS01-K1-3").stdout)
+    assert [e["receipt"] for e in one["receipts"]["error"]] == ["AMS01-K1-3"]
     # The consultant adds the method; retry-errors books that one alone, from the stored content.
     fixed = tmp_path / "fixed.rules"
     fixed.write_text(BAKERY.read_text() + "\nmethod ideal turnover\nwhen payment method=ideal post MEM pin -> debiteuren\n")
@@ -479,3 +482,13 @@ def test_every_receipt_has_one_status_and_the_counts_add_up(db, rules):
     for d in report["days"]:
         listed = d["booked"] + d["late"] + d["changed"] + d["open"] + d["voided"] + [e["receipt"] for e in d["error"]]
         assert len(listed) == len(set(listed)) == d["receipts"] == sum(d["counts"].values())
+
+
+def test_progress_is_plain_log_lines_when_not_on_a_terminal(capsys):
+    from tillpost.cli.ledger import _progress_reporter
+
+    report, done = _progress_reporter()
+    for n in range(1000, 20001, 1000):
+        report("booking", n, 20000)
+    done()
+    assert capsys.readouterr().err.splitlines() == [f"booking {n}/20000 receipts" for n in range(2000, 20001, 2000)]

@@ -423,7 +423,7 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
         seen = {k: s for k, s in scan(inputs, selection, progress).items() if k in queue}
         waiting = [row for row in store.stored_contents("error") if row[1] not in seen]
         waiting_records = stored_records(waiting)
-        for k, s in scan([waiting_records], replace(selection, receipts=()), None).items():
+        for k, s in scan([waiting_records], selection, None).items():
             if k in queue and k not in seen:
                 seen[k] = s
     else:
