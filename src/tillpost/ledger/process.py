@@ -442,7 +442,7 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
         if stored and stored.hash == s.hash and stored.status != "error" and s.copies == 1:
             unchanged += 1
             continue
-        stored_payments = _stored_payments(store, stored) if stored and stored.booked else []
+        stored_payments = store.payments_of(stored.pk) if stored and stored.booked else []
         change = decide(ruleset, s, stored, stored_payments, journals)
         if change.status not in ("error", "open"):
             s.content = None  # kept only while a receipt waits (see write)
@@ -463,11 +463,6 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
         else:
             change.pk = change.stored.pk
     return RunResult(run_id, final, entries, changes, unchanged, ruleset.decimals, ids)
-
-
-def _stored_payments(store: Store, stored: StoredReceipt) -> list:
-    row = store.conn.execute("SELECT payments FROM receipts WHERE pk = ?", (stored.pk,)).fetchone()
-    return json.loads(row[0]) if row else []
 
 
 def postings_json(groups: list, ids: dict) -> str:

@@ -104,8 +104,7 @@ def status(store: Store, date: str | None = None, shop: str | None = None) -> di
         debit = sum((v for v in lines.values() if v > 0), Decimal(0))
         days[where]["journals"].append({"journal": journal, "debit": str(debit.quantize(exp))})
 
-    all_gaps = gaps([(r[0], r[1], r[2], r[3]) for r in
-                     store.conn.execute("SELECT store, register, number, date FROM receipts")])
+    all_gaps = gaps(store.receipt_numbers())
     out = []
     for (day, shop_), d in sorted(days.items()):
         d["gaps"] = all_gaps.get((day, shop_), [])

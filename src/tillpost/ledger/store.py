@@ -157,6 +157,8 @@ class Store:
         Read-only on a file that does not exist gives an empty in-memory ledger:
         a trial run on a fresh database must not create it.
         """
+        if path.startswith(("postgres://", "postgresql://")):
+            raise LedgerError(f"{path}: PostgreSQL ledgers are not built yet; give an SQLite file")
         exists = os.path.exists(path)
         try:
             if readonly and not exists:
@@ -309,6 +311,14 @@ class Store:
             sql += " WHERE date = ?"
             params = (date,)
         return self.conn.execute(sql + " ORDER BY date, store, register, id", params).fetchall()
+
+    def payments_of(self, pk: int) -> list:
+        row = self.conn.execute("SELECT payments FROM receipts WHERE pk = ?", (pk,)).fetchone()
+        return json.loads(row[0]) if row else []
+
+    def receipt_numbers(self) -> list[tuple[str, str, str, str]]:
+        """(store, register, number, date) of every receipt seen: for the gaps."""
+        return self.conn.execute("SELECT store, register, number, date FROM receipts").fetchall()
 
     def all_postings(self):
         return self.conn.execute("SELECT receipt, legs FROM postings ORDER BY run").fetchall()
