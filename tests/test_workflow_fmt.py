@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tillpost.api import compile_file, compile_text
-from tillpost.cli import cli, main  # noqa: F401  (main registers the commands)
-from tillpost.cli import workflow  # noqa: F401
+from tillpost.cli import cli
+from tillpost.cli import workflow  # noqa: F401  (registers the commands)
 from tillpost.workflow.fmt import FormatError, _parse_with_comments, _tokens, format_text
 
 RULES = Path(__file__).resolve().parents[1] / "src" / "tillpost" / "rules"

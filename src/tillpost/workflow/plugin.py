@@ -28,7 +28,6 @@ from syrupy.extensions.amber import AmberSnapshotExtension
 from .cases import CLIENT_FILE, LOCKED_DIR, CaseOutput, book_case, case_files, is_client_folder, locked_path
 
 
-
 class LockedOutput(AmberSnapshotExtension):
     """Amber snapshots at `<client>/locked/<case>.ambr`, whatever `--snapshot-dirname` says.
 
