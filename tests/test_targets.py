@@ -165,6 +165,31 @@ def validate_moneybird(text: str) -> dict:
     return doc
 
 
+def validate_exact_online_rest(text: str) -> list:
+    """Our JSON Schema (Exact publishes none for REST), amounts with two decimals, and every
+    general journal entry in balance."""
+    import json
+
+    import jsonschema
+
+    schema = json.loads((TARGETS / "exact-online-rest" / "schema.json").read_text(encoding="utf-8"))
+    doc = json.loads(text)
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
+    assert not errors, errors
+    exact = json.loads(text, parse_float=Decimal)
+    for request in exact:
+        body = request["body"]
+        lines = body.get("SalesEntryLines") or body.get("CashEntryLines") or body["GeneralJournalEntryLines"]
+        for line in lines:
+            for key in ("AmountFC", "VATAmountFC"):
+                if key in line:
+                    assert Decimal(line[key]).as_tuple().exponent >= -2, line
+        if "GeneralJournalEntryLines" in body:
+            assert sum(Decimal(l["AmountFC"]) for l in lines) == 0
+    return exact
+
+
 def validate_hledger(text: str, tmp_path: Path) -> None:
     exe = need_tool("hledger")
     path = tmp_path / "out.journal"
@@ -227,6 +252,8 @@ def validate(target: str, text: str, tmp_path: Path, settings: dict | None = Non
         validate_twinfield(text)
     elif target == "moneybird":
         validate_moneybird(text)
+    elif target == "exact-online-rest":
+        validate_exact_online_rest(text)
     elif target == "xaf":
         validate_xsd(text, "xaf32", "XmlAuditfileFinancieel3.2.xsd")
         assert check_xaf(text) == []
@@ -249,7 +276,8 @@ def rules():
 
 
 # Targets that need the package's own ids of accounts, journals and customers have their own example.
-EXAMPLE_RULES = {"snelstart": "bakery-snelstart.rules", "moneybird": "bakery-moneybird.rules"}
+EXAMPLE_RULES = {"snelstart": "bakery-snelstart.rules", "moneybird": "bakery-moneybird.rules",
+                 "exact-online-rest": "bakery-exact-online-rest.rules"}
 
 
 @cache
@@ -501,3 +529,17 @@ def test_moneybird_invoice_prices_keep_the_receipt_total(day, tmp_path):
     rendering = render(day, load_rules(path), "moneybird")
     assert len(rendering.errors) == 4
     assert all("VAT low has no moneybird id (add `target moneybird taxrate-low" in e for e in rendering.errors)
+
+
+def test_exact_online_rest_sales_entry_keeps_the_receipt_vat(day):
+    requests = validate_exact_online_rest(render(day, example_rules("exact-online-rest"), "exact-online-rest").text)
+    assert [r["path"].rsplit("/", 1)[1] for r in requests] == [
+        "CashEntries", "GeneralJournalEntries", "GeneralJournalEntries", "GeneralJournalEntries",
+        "SalesEntries", "SalesEntries", "SalesEntries", "SalesEntries"]
+    invoice = requests[6]["body"]
+    assert invoice["YourRef"] == "AMS01-K2-5001"
+    lines = invoice["SalesEntryLines"]
+    assert sum(l["AmountFC"] + l["VATAmountFC"] for l in lines) == Decimal("46.50")
+    assert [(l["VATCode"], l["VATAmountFC"]) for l in lines] == [("VL", Decimal("2.68")), ("VH", Decimal("2.43"))]
+    # cash entry: what came in on the offset accounts (debtor BALIE and the rounding account)
+    assert [l["AmountFC"] for l in requests[0]["body"]["CashEntryLines"]] == [Decimal("24.03"), Decimal("0.02")]

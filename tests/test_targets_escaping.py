@@ -56,6 +56,8 @@ def test_every_target_survives_receipt_text(journal, tmp_path_factory):
             extra = {f"relatie-{d}": str(uuid.uuid4()) for d in debtors}
         elif name == "moneybird":
             extra = {f"contact-{d}": str(uuid.uuid4().int % 10**18) for d in debtors}
+        elif name == "exact-online-rest":
+            extra = {f"account-{d}": str(uuid.uuid4()) for d in debtors}
         rendering = render(journal, rules, name, extra)
         assert rendering.errors == [], rendering.errors
         for doc in rendering.documents:
