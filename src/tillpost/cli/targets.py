@@ -8,7 +8,8 @@ from . import cli
 
 
 @cli.command("targets")
-@click.option("--settings", "show_settings", is_flag=True, help="Also list each target's settings.")
+@click.option("--settings", "show_settings", is_flag=True,
+              help="Also list each target's settings and what validates its output.")
 def targets_cmd(show_settings: bool) -> None:
     """List the payload targets for `tillpost book --target NAME`."""
     from ..targets import PER_INVOICE, SINGLE, targets
@@ -19,8 +20,9 @@ def targets_cmd(show_settings: bool) -> None:
         writes = {SINGLE: "one file", PER_INVOICE: "a folder, one file per invoice"}.get(t.documents,
                                                                                        "a folder, one file per journal")
         click.echo(f"{t.name:<{width}}  {t.description}")
-        click.echo(f"{'':<{width}}  renders {t.renders} as .{t.extension} ({writes}); validated by {t.validated_by}")
+        click.echo(f"{'':<{width}}  renders {t.renders} as .{t.extension} ({writes})")
         if show_settings:
+            click.echo(f"{'':<{width}}  validated by {t.validated_by}")
             for s in t.settings.values():
                 flag = "required" if s.required else f"default {s.default}" if s.default else "optional"
                 choices = f" [{'|'.join(s.choices)}]" if s.choices else ""
