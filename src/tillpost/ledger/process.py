@@ -299,6 +299,14 @@ def _ids(ids) -> str:
     return ", ".join(str(i) for i in ids)
 
 
+def _journal_part(booking: Booking, journal: str) -> Booking:
+    """The part of a booking that goes into one journal."""
+    only = getattr(booking, "only", None)
+    if only is not None:
+        return only(journal)
+    return replace(booking, legs=tuple(l for l in booking.legs if l.journal == journal))
+
+
 class _Planner:
     """Groups the run's bookings and reversals into new entries and numbers them."""
 
@@ -330,7 +338,7 @@ class _Planner:
                 kind, late = "supplement", True
             else:
                 kind = "regular"
-            self._builder(kind, corrects).add(replace(booking, legs=tuple(legs)))
+            self._builder(kind, corrects).add(_journal_part(booking, journal))
             # As text: orjson's bytes keep their kilobyte buffer, text is exactly as long as it is.
             change.groups.append(((kind, journal, booking.mode, key, corrects), orjson.dumps(
                 [[l.account, l.debtor, l.vat, str(l.amount)] for l in legs]).decode()))

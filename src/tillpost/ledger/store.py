@@ -1,12 +1,13 @@
 """The ledger store: the one module that speaks SQL (SPEC §9).
 
-Everything the processing layer keeps lives in six tables:
+Everything the processing layer keeps lives in these tables:
 
     meta        schema version, the currency's decimals
     runs        every final run: when, selection, counts, rule file, what ran it
     receipts    every receipt ever seen: one row, one status (see process.py)
     entries     every booked entry, immutable, with its rendered payload
     entry_lines its lines (amounts as decimal strings: exact, portable)
+    entry_receipts the receipts in it
     corrections which original entries a correction entry points at
     postings    per receipt and run, the legs it put into (or took out of) each entry
 
@@ -90,6 +91,11 @@ MIGRATIONS: dict[int, list[str]] = {
             debtor TEXT,
             vat TEXT,
             PRIMARY KEY (entry, line))""",
+        """CREATE TABLE entry_receipts (
+            entry INTEGER NOT NULL REFERENCES entries (id),
+            receipt TEXT NOT NULL,
+            PRIMARY KEY (entry, receipt))""",
+        "CREATE INDEX entry_receipts_receipt ON entry_receipts (receipt)",
         """CREATE TABLE corrections (
             entry INTEGER NOT NULL REFERENCES entries (id),
             original INTEGER NOT NULL REFERENCES entries (id),
@@ -107,7 +113,7 @@ SQLITE_GUARDS: dict[int, list[str]] = {
     1: [
         f"CREATE TRIGGER {table}_{action}_forbidden BEFORE {action.upper()} ON {table} "
         f"BEGIN SELECT RAISE(ABORT, 'booked {table} are immutable'); END"
-        for table in ("entries", "entry_lines", "corrections", "postings", "runs")
+        for table in ("entries", "entry_lines", "entry_receipts", "corrections", "postings", "runs")
         for action in ("update", "delete")
         if not (table == "runs" and action == "update")  # a run's row gets its counts when it ends
     ],
@@ -159,6 +165,8 @@ class Store:
         """
         if path.startswith(("postgres://", "postgresql://")):
             raise LedgerError(f"{path}: PostgreSQL ledgers are not built yet; give an SQLite file")
+        if os.path.isdir(path):
+            raise LedgerError(f"{path}: is a folder, not a ledger database")
         exists = os.path.exists(path)
         try:
             if readonly and not exists:
@@ -171,8 +179,6 @@ class Store:
                 uri = Path(path).resolve().as_uri() + "?mode=ro"
                 conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout)
             else:
-                if os.path.isdir(path):
-                    raise LedgerError(f"{path}: is a folder, not a ledger database")
                 conn = sqlite3.connect(path, isolation_level=None, timeout=timeout)
             store = cls(conn, path, readonly)
             store.version()  # fails early on a file that is not SQLite
@@ -366,6 +372,8 @@ class Store:
             "INSERT INTO entry_lines (entry, line, account, debit, credit, debtor, vat) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(e["id"], n, l["account"], l["debit"], l["credit"], l["debtor"], l["vat"])
              for e in entries for n, l in enumerate(e["lines"], start=1)])
+        self._write_many("INSERT INTO entry_receipts (entry, receipt) VALUES (?, ?)",
+                         [(e["id"], r) for e in entries for r in e["receipts"]])
         self._write_many("INSERT INTO corrections (entry, original) VALUES (?, ?)",
                          [(e["id"], o) for e in entries for o in e["corrects"]])
 
