@@ -543,3 +543,28 @@ def test_exact_online_rest_sales_entry_keeps_the_receipt_vat(day):
     assert [(l["VATCode"], l["VATAmountFC"]) for l in lines] == [("VL", Decimal("2.68")), ("VH", Decimal("2.43"))]
     # cash entry: what came in on the offset accounts (debtor BALIE and the rounding account)
     assert [l["AmountFC"] for l in requests[0]["body"]["CashEntryLines"]] == [Decimal("24.03"), Decimal("0.02")]
+
+
+def test_debtor_line_for_a_target_without_debtors_is_an_error_naming_entry_and_target(rules, day):
+    import dataclasses
+
+    from tillpost.targets import get_target
+
+    no_debtors = dataclasses.replace(get_target("hledger"), debtors=False)
+    rendering = render(day, rules, no_debtors)
+    # the debtor-free MEM entry of receipt 5001 is rendered, every entry with a debtor line is not
+    assert len(rendering.errors) == len(day.entries) - 1
+    assert rendering.errors[0] == ("target hledger: entry KAS 2026-11-20/AMS01 (Dagomzet 2026-11-20 AMS01): "
+                                   "it has a debtor line and this target books no debtors")
+    assert "Bon 5001 Jansen Catering" in rendering.text
+
+
+def test_book_with_target_reports_entries_it_cannot_express_and_exits_1(tmp_path):
+    text = (EXAMPLES / "bakery-targets.rules").read_text(encoding="utf-8").replace(' code "VL"', "")
+    path = tmp_path / "nocode.rules"
+    path.write_text(text, encoding="utf-8")
+    out = run_cli("book", str(path), str(EXAMPLES / "bakery-day.json"), "--target", "exact-globe",
+                  "-o", str(tmp_path / "day.xml"))
+    assert out.exit_code == 1
+    assert "error: target exact-globe: entry VRK 2026-11-20/AMS01" in out.output
+    validate_xsd((tmp_path / "day.xml").read_text(encoding="utf-8"), "exact-globe", "eExact-Schema.xsd")
