@@ -287,7 +287,7 @@ class _Compiler:
                 if debit.number == credit.number:
                     self.d.warning(st["credit"].pos, f"debit and credit are the same account {debit.number}: this rule books nothing")
         if ok:
-            self.rules.append(Rule(kind.text, conditions, post, st.pos, _rule_text(st)))
+            self.rules.append(Rule(kind.text, conditions, post, st.pos, _rule_text(st), len(self.rules)))
 
     def check_value(self, attr: str, v: Word) -> bool:
         if attr == "vat" and v.text not in self.vats:

@@ -82,7 +82,7 @@ class EntryBuilder:
         rid, date = receipt.id, receipt.date
         mode, key = booking.mode, booking.key
         touched: dict[str, _Open] = {}  # journal → its entry, for this booking
-        for journal, account, debtor, vat, amount in booking.legs:
+        for (journal, debit, credit, _), amount in booking.postings:
             entry = touched.get(journal)
             if entry is None:
                 ekey = (journal, mode, key)
@@ -96,11 +96,12 @@ class EntryBuilder:
                     entry.receipts[rid] = None
                 else:
                     entry.receipts.pop(rid, None)
-            lines = entry.lines
-            lkey = (account, debtor, vat)
             if sign < 0:
                 amount = -amount
-            lines[lkey] = lines[lkey] + amount if lkey in lines else amount
+            lines = entry.lines
+            get = lines.get
+            lines[debit] = get(debit, ZERO) + amount
+            lines[credit] = get(credit, ZERO) - amount
 
     def remove(self, booking: Booking) -> None:
         self.add(booking, sign=-1)

@@ -145,15 +145,22 @@ def facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], De
         if name not in taxes:
             taxes[name] = value
 
-    facts = [("sale", nets[i], (line.category, line.sku, line.vat), i) for i, line in enumerate(lines)]
+    facts = []
+    costs = []
+    i = 0
+    for line in lines:
+        facts.append(("sale", nets[i], (line.category, line.sku, line.vat), i))
+        if line.cost is not None:
+            costs.append(("cost", (line.quantity * line.cost).quantize(cent, ROUND_HALF_UP), (line.category, line.sku), i))
+        i += 1
     total = sum(nets) + sum(taxes.values())
     for name, value in taxes.items():
         facts.append(("tax", value, (name,), name))
-    for i, p in enumerate(receipt.payments):
+    i = 0
+    for p in receipt.payments:
         facts.append(("payment", p.amount, (p.method,), i))
-    for i, line in enumerate(lines):
-        if line.cost is not None:
-            facts.append(("cost", (line.quantity * line.cost).quantize(cent, ROUND_HALF_UP), (line.category, line.sku), i))
+        i += 1
+    facts += costs
     if rounding:
         facts.append(("rounding", rounding, (), None))
 

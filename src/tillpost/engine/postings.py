@@ -29,15 +29,55 @@ class Leg(NamedTuple):
     amount: Decimal
 
 
+class Stem(NamedTuple):
+    """What a posting is, but for its amount: the same for every fact a rule books
+    with one debtor and one VAT name, so it is made once and shared (`RuleSet.stems`).
+
+    The line keys are the (account, debtor, VAT name) an entry sums its lines by.
+    """
+
+    journal: str
+    debit: tuple  # (account, debtor, vat) of the debit leg
+    credit: tuple  # (account, debtor, vat) of the credit leg
+    needs_debtor: bool  # one of the accounts is a debtors account
+
+
+def stem(post, debtor: str | None, vat: str | None) -> Stem:
+    debit, credit = post.debit, post.credit
+    return Stem(post.journal.name, (debit.number, debtor if debit.debtors else None, None),
+                (credit.number, debtor if credit.debtors else None, vat), debit.debtors or credit.debtors)
+
+
 @dataclass(slots=True)
 class Booking:
-    """What one receipt books: its legs, and the entry they belong to per journal."""
+    """What one receipt books: its postings, and the entry they belong to per journal.
+
+    `postings` are (Stem, amount) pairs: debit the stem's debit line, credit its credit
+    line, by `amount` (a refund's negative amount turns the sides around). `legs`
+    spells them out one side at a time.
+    """
 
     receipt: Receipt
     mode: str  # turnover | individual
     key: tuple  # turnover: the group values (date, store, …); individual: (receipt id,)
-    legs: tuple[Leg, ...]
+    postings: tuple[tuple[Stem, Decimal], ...]
     ruleset: RuleSet = field(repr=False, compare=False, default=None)
+
+    @property
+    def legs(self) -> list[Leg]:
+        legs = []
+        for (journal, debit, credit, _), amount in self.postings:
+            legs.append(Leg(journal, *debit, amount))
+            legs.append(Leg(journal, *credit, -amount))
+        return legs
+
+    def journals(self) -> list[str]:
+        return list(dict.fromkeys(s.journal for s, _ in self.postings))
+
+    def only(self, journal: str) -> "Booking":
+        """The part of this booking that goes into one journal."""
+        return Booking(self.receipt, self.mode, self.key,
+                       tuple(p for p in self.postings if p[0].journal == journal), self.ruleset)
 
     @property
     def matched(self) -> list[tuple[Fact, Rule | None]]:
@@ -118,38 +158,37 @@ def book_receipt(receipt: Receipt, ruleset: RuleSet) -> Booking | ReceiptError:
     lookup = ruleset.matcher.lookups
     if mode == "turnover":
         debtor = ruleset.counter_debtor
-        key = tuple([getattr(receipt, f) for f in ruleset.group_by])
+        key = ruleset.group_key(receipt)
     else:
         debtor = ruleset.methods[receipt.payments[0].method].debtor or receipt.customer_debtor
         key = (receipt.id,)
 
-    legs = []
+    stems = ruleset.stems(debtor)
+    postings = []
     unmatched = []
-    for kind, amount, values, ref in facts:
+    for fact in facts:
+        kind, amount, values, _ = fact
         rule = lookup[kind](rvalues, values)
         if rule is None:
-            unmatched.append(Fact(kind, amount, values, ref))
+            unmatched.append(Fact._make(fact))
             continue
         post = rule.post
         if post is None:
             continue
-        debit, credit = post.debit, post.credit
-        if debit.debtors or credit.debtors:
-            if debtor is None:
-                reasons.append(f"{kind} {Fact(kind, amount, values, ref).where} books on debtors account "
-                               f"{debit.number if debit.debtors else credit.number}, but the receipt has no customer "
-                               f"debtor and method '{receipt.payments[0].method}' no fixed debtor")
-                continue
-            legs.append(Leg(post.journal.name, debit.number, debtor if debit.debtors else None, None, amount))
-            legs.append(Leg(post.journal.name, credit.number, debtor if credit.debtors else None,
-                            values[-1] if kind in SALE_OR_TAX else None, -amount))
-        else:
-            legs.append(Leg(post.journal.name, debit.number, None, None, amount))
-            legs.append(Leg(post.journal.name, credit.number, None, values[-1] if kind in SALE_OR_TAX else None, -amount))
+        key_ = (rule.index, values[-1]) if kind in SALE_OR_TAX else rule.index
+        s = stems.get(key_)
+        if s is None:
+            s = stems[key_] = stem(post, debtor, values[-1] if kind in SALE_OR_TAX else None)
+        if s.needs_debtor and debtor is None:
+            account = post.debit if post.debit.debtors else post.credit
+            reasons.append(f"{kind} {Fact._make(fact).where} books on debtors account {account.number}, but the "
+                           f"receipt has no customer debtor and method '{receipt.payments[0].method}' no fixed debtor")
+            continue
+        postings.append((s, amount))
     if unmatched:
         names = dict(zip(ruleset.matcher.receipt_attrs, rvalues))
         for fact in unmatched:
             reasons.append("no rule matches the fact " + describe_fact(fact, names))
     if reasons:
         return ReceiptError(receipt.id, "; ".join(dict.fromkeys(reasons)))
-    return Booking(receipt, mode, key, tuple(legs), ruleset)
+    return Booking(receipt, mode, key, tuple(postings), ruleset)

@@ -203,12 +203,6 @@ def _read_line(line) -> Line:
     )
 
 
-def _read_payment(item) -> Payment:
-    if type(item) is not dict or item.keys() != _PAYMENT_KEYS or not _is_text(item["method"]):
-        raise _Invalid
-    return Payment(item["method"], _decimal(item["amount"]))
-
-
 def _read_vat(item) -> tuple[str, Decimal]:
     if type(item) is not dict or item.keys() != _VAT_KEYS or not _is_text(item["name"]):
         raise _Invalid
@@ -266,11 +260,25 @@ def read_receipt(obj) -> Receipt:
 
     if not _real_date(date):
         raise ReceiptInvalid("$.date", f"{date!r} is not a day of the calendar")
+    # Plain loops: a comprehension costs a frame of its own on Python 3.11.
+    read_lines = []
+    for line in lines:
+        read_lines.append(_read_line(line))
+    read_payments = []
+    for item in payments:
+        if type(item) is not dict or item.keys() != _PAYMENT_KEYS:
+            raise _Invalid
+        method = item["method"]
+        if type(method) is not str or not method:
+            raise _Invalid
+        read_payments.append(Payment(method, _decimal(item["amount"])))
+    read_printed = []
+    for item in printed:
+        read_printed.append(_read_vat(item))
     return Receipt(
         rid, number or rid, source, store, register, date, created, status, currency, incl,
         customer_id, customer_debtor, customer_name, customer is not None, attributes,
-        [_read_line(x) for x in lines], [_read_vat(x) for x in printed], [_read_payment(x) for x in payments],
-        rounding,
+        read_lines, read_printed, read_payments, rounding,
     )
 
 

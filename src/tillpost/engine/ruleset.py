@@ -49,6 +49,16 @@ CURRENCY_DECIMALS = {
 _CENTS = {d: Decimal(1).scaleb(-d) for d in range(0, 5)}
 
 
+def _tuple_getter(names: tuple[str, ...]):
+    """attrgetter that always returns a tuple, even of one name."""
+    from operator import attrgetter
+
+    if len(names) == 1:
+        get = attrgetter(names[0])
+        return lambda obj: (get(obj),)
+    return attrgetter(*names)
+
+
 @dataclass(frozen=True)
 class Journal:
     name: str
@@ -102,9 +112,10 @@ class Rule:
     post: Post | None
     pos: Position
     text: str  # the rule as written, for explain and diagnostics
+    index: int = 0  # its place among the rule set's rules: a cheap key for caches
 
     def __hash__(self) -> int:
-        return hash(self.pos)
+        return self.index
 
     def matches(self, attrs: dict[str, str]) -> bool:
         return all(attrs.get(a) in vs for a, vs in self.conditions.items())
@@ -165,6 +176,21 @@ class RuleSet:
     def cent(self) -> Decimal:
         """The currency's smallest unit: Decimal('0.01') for EUR."""
         return _CENTS[self.decimals]
+
+    def stems(self, debtor: str | None) -> dict:
+        """The cache of posting stems for one debtor (see `postings.stem`)."""
+        cache = self.__dict__.setdefault("_stems", {})
+        found = cache.get(debtor)
+        if found is None:
+            found = cache[debtor] = {}
+        return found
+
+    def group_key(self, receipt) -> tuple:
+        """The values a turnover receipt is grouped by: (date, store) by default."""
+        getter = self.__dict__.get("_group_getter")
+        if getter is None:
+            getter = self.__dict__["_group_getter"] = _tuple_getter(self.group_by)
+        return getter(receipt)
 
     def account_by_number(self, number: str) -> Account | None:
         for account in self.accounts.values():
