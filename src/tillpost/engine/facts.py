@@ -53,10 +53,15 @@ def _split_vat(vat: Decimal, grosses: list[Decimal], rate: Decimal, cent: Decima
     remainder goes to the largest line as before.
     """
     total = sum(grosses)
+    shares = []
     if total:
-        shares = [(vat * g / total).quantize(cent, ROUND_HALF_UP) for g in grosses]
+        # vat × g / total in this order: a rounded vat / total would move half-cent cases.
+        for g in grosses:
+            shares.append((vat * g / total).quantize(cent, ROUND_HALF_UP))
     else:
-        shares = [(g * rate / (HUNDRED + rate)).quantize(cent, ROUND_HALF_UP) for g in grosses]
+        factor = rate / (HUNDRED + rate)
+        for g in grosses:
+            shares.append((g * factor).quantize(cent, ROUND_HALF_UP))
     rest = vat - sum(shares)
     if rest:
         largest = max(range(len(grosses)), key=lambda i: (abs(grosses[i]), -i))

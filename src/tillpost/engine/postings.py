@@ -118,10 +118,15 @@ def receipt_attributes(receipt: Receipt, ruleset: RuleSet, mode: str, refund: bo
 
 def receipt_mode(receipt: Receipt, ruleset: RuleSet) -> tuple[str, list[str]]:
     """individual when a payment's method is declared individual, else turnover; and what is wrong."""
+    methods = ruleset.methods
+    payments = receipt.payments
+    if len(payments) == 1:  # the common case, without the loop
+        method = methods.get(payments[0].method)
+        if method is not None:
+            return method.mode, []
     reasons = []
     individual = None
-    methods = ruleset.methods
-    for p in receipt.payments:
+    for p in payments:
         method = methods.get(p.method)
         if method is None:
             reasons.append(f"payment method '{p.method}' is not declared in the rule file")
