@@ -177,14 +177,6 @@ class RuleSet:
         """The currency's smallest unit: Decimal('0.01') for EUR."""
         return _CENTS[self.decimals]
 
-    def stems(self, debtor: str | None) -> dict:
-        """The cache of posting stems for one debtor (see `postings.stem`)."""
-        cache = self.__dict__.setdefault("_stems", {})
-        found = cache.get(debtor)
-        if found is None:
-            found = cache[debtor] = {}
-        return found
-
     def group_key(self, receipt) -> tuple:
         """The values a turnover receipt is grouped by: (date, store) by default."""
         getter = self.__dict__.get("_group_getter")
