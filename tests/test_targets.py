@@ -568,3 +568,10 @@ def test_book_with_target_reports_entries_it_cannot_express_and_exits_1(tmp_path
     assert out.exit_code == 1
     assert "error: target exact-globe: entry VRK 2026-11-20/AMS01" in out.output
     validate_xsd((tmp_path / "day.xml").read_text(encoding="utf-8"), "exact-globe", "eExact-Schema.xsd")
+
+
+def test_python_api_renders_a_target(rules, day):
+    from tillpost.api import render_target
+
+    rendering = render_target(day, rules, "csv", {"decimal": "point"})
+    assert rendering.errors == [] and rendering.text == render(day, rules, "csv", {"decimal": "point"}).text

@@ -6,6 +6,7 @@
     for path in batches:
         result = book(rules, read_receipts(path, rules))    # book many batches
         payload = canonical(result, rules)                 # plain data (SPEC §7)
+        xml = render_target(result, rules, "exact-globe").text  # an accounting package's import
 
 `book` also takes a list of receipt dicts. Errors are data, not exceptions:
 `result.errors` lists each receipt that could not be booked and why. Only
@@ -26,7 +27,7 @@ from .engine.ruleset import RuleSet
 __all__ = [
     "BookResult", "Diagnostics", "Entry", "EntryLine", "InputError", "ReceiptError", "Records", "RuleSet",
     "RulesError", "book", "canonical", "compile_file", "compile_text", "explain_receipt", "load_rules",
-    "parse_input", "read_input", "read_receipts", "render_table", "to_json",
+    "parse_input", "read_input", "read_receipts", "render_table", "render_target", "to_json",
 ]
 
 render_table = to_table
@@ -37,6 +38,17 @@ def read_receipts(path: str, ruleset: RuleSet | None = None, source: str | None 
     from .sources import read_receipts as read_from_source
 
     return read_from_source(path, ruleset, source)
+
+
+def render_target(result: BookResult | dict, ruleset: RuleSet, target: str, settings: dict | None = None):
+    """Render a BookResult (or the canonical dict) as a payload target's documents.
+
+    Returns `tillpost.targets.Rendering`: `.documents` (name, text) and `.errors`, the
+    entries the target cannot express. See `tillpost targets`.
+    """
+    from .targets import render
+
+    return render(result, ruleset, target, settings)
 
 
 def explain_receipt(ruleset: RuleSet, records: Records, receipt_id: str) -> tuple[str, bool]:
