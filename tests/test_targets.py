@@ -575,3 +575,20 @@ def test_python_api_renders_a_target(rules, day):
 
     rendering = render_target(day, rules, "csv", {"decimal": "point"})
     assert rendering.errors == [] and rendering.text == render(day, rules, "csv", {"decimal": "point"}).text
+
+
+def test_long_debtor_codes_stay_distinct_customers_in_the_audit_file(rules, day):
+    from tillpost.api import canonical
+
+    journal = canonical(day, rules)
+    long_codes = iter(["K" * 40 + "1", "K" * 40 + "2"])
+    for entry in journal["entries"]:
+        if entry["mode"] == "individual" and entry["journal"] == "VRK":
+            code = next(long_codes)
+            for line in entry["lines"]:
+                if line["debtor"]:
+                    line["debtor"] = code
+    text = render(journal, rules, "xaf").text
+    validate_xsd(text, "xaf32", "XmlAuditfileFinancieel3.2.xsd")
+    assert check_xaf(text) == []
+    assert text.count("<custSupTp>C</custSupTp>") == 3  # BALIE and the two long codes

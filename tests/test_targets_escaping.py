@@ -44,7 +44,7 @@ def journals(draw):
     return journal
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(journal=journals())
 def test_every_target_survives_receipt_text(journal, tmp_path_factory):
@@ -62,6 +62,15 @@ def test_every_target_survives_receipt_text(journal, tmp_path_factory):
         assert rendering.errors == [], rendering.errors
         for doc in rendering.documents:
             validate(name, doc.text, tmp_path_factory.mktemp(name), rules.targets.get(name))
+
+
+def test_long_identifiers_are_cut_but_stay_distinct():
+    from tillpost.targets.filters import ident
+
+    a, b = "C" * 40 + "1", "C" * 40 + "2"
+    assert len(ident(a, 20)) == 20 and ident(a, 20) != ident(b, 20)
+    assert ident("20001", 20) == "20001"
+    assert ident("a\nb", 20) != "a b"
 
 
 def test_text_is_one_clean_line_cut_to_the_limit():

@@ -89,6 +89,18 @@ def _tag(value, cleaned: str) -> str:
     return f"{cleaned}-{hashlib.sha1(str(value).encode('utf-8', 'surrogatepass')).hexdigest()[:6]}"
 
 
+def ident(value, limit: int) -> str:
+    """An identifier (a debtor code) for a field of at most `limit` (at least 8) characters: as it
+    is when it fits, else cut and ended with a short hash of the whole, so two long codes stay two."""
+    import hashlib
+
+    cleaned = text(value)
+    if cleaned == str(value) and len(cleaned) <= limit:
+        return cleaned
+    digest = hashlib.sha1(str(value).encode("utf-8", "surrogatepass")).hexdigest()[:6]
+    return f"{cleaned[:limit - 7].rstrip()}-{digest}"
+
+
 def hledger_account(value, limit: int | None = None) -> str:
     """A part of an hledger account name made from receipt text (a debtor)."""
     cleaned = hledger_text(value, limit) or "_"
@@ -108,6 +120,6 @@ def beancount_subaccount(value) -> str:
 
 
 def install(env) -> None:
-    env.filters.update(amount=amount, date=date, date_add=date_add, text=text, csvcell=csvcell, jsonstr=jsonstr,
+    env.filters.update(amount=amount, date=date, date_add=date_add, ident=ident, text=text, csvcell=csvcell, jsonstr=jsonstr,
                        beancount_str=beancount_str, hledger_text=hledger_text, hledger_account=hledger_account, beancount_subaccount=beancount_subaccount,
                        beancount_component=beancount_component)
