@@ -592,3 +592,10 @@ def test_long_debtor_codes_stay_distinct_customers_in_the_audit_file(rules, day)
     validate_xsd(text, "xaf32", "XmlAuditfileFinancieel3.2.xsd")
     assert check_xaf(text) == []
     assert text.count("<custSupTp>C</custSupTp>") == 3  # BALIE and the two long codes
+
+
+def test_missing_required_setting_and_bad_id_are_diagnostics(tmp_path):
+    ruleset, _ = _compile(tmp_path, '\ntarget ubl city "Amsterdam"\ntarget snelstart grootboek-8000 "not-a-uuid"\n')
+    messages = [d.message for d in check_target_settings(ruleset).items]
+    assert any("target 'ubl' needs setting 'kvk'" in m for m in messages)
+    assert any("setting 'grootboek-8000' of target 'snelstart': 'not-a-uuid' is not" in m for m in messages)

@@ -63,13 +63,12 @@ class Target:
     debtors: bool = True  # can it carry a debtor on a line?
     vat_codes: bool = False  # does it need a `code` on every VAT it writes?
     sales_debtor: bool = False  # does a sales entry need exactly one debtor line (the invoice's customer)?
+    sales_line_kinds: tuple[str, ...] = ()  # when set: the only kinds of line a sales entry may have
     validated_by: str = ""
     docs: tuple[str, ...] = ()
-    # The package's own ids of our accounts, journals and debtors, given as settings named by a
-    # prefix: `target snelstart grootboek-8000 "<uuid>"` is {"account": "grootboek-"}.
+    # The package's own ids of our accounts, journals, debtors and VAT names, given as settings
+    # named by a prefix: `target snelstart grootboek-8000 "<uuid>"` is {"account": "grootboek-"}.
     ids: dict[str, str] = field(default_factory=dict)
-
-    sales_line_kinds: tuple[str, ...] = ()  # when set: the only kinds of line a sales entry may have
 
     def setting(self, name: str) -> Setting | None:
         """The declared setting `name` is, also for a family of settings such as `grootboek-*`."""
@@ -113,7 +112,8 @@ def _load(folder: Path) -> Target:
         template=data.get("template", "document.j2"), folder=folder, settings=settings,
         debtors=data.get("debtors", True), vat_codes=data.get("vat_codes", False),
         sales_debtor=data.get("sales_debtor", False), validated_by=data.get("validated_by", ""),
-        docs=tuple(data.get("docs", ())), sales_line_kinds=tuple(data.get("sales_line_kinds", ())), ids=dict(data.get("ids") or {}),
+        sales_line_kinds=tuple(data.get("sales_line_kinds", ())), docs=tuple(data.get("docs", ())),
+        ids=dict(data.get("ids") or {}),
     )
 
 
