@@ -93,3 +93,26 @@ def test_sigterm_stops_the_watcher_cleanly_after_the_run_in_progress(tmp_path):
     assert "watch stopped after 1 run(s)" in err and "Traceback" not in err
     assert statuses(db) == {"AMS01-K1-1": "booked"}
     assert os.listdir(inbox / "done") == ["a.json"]
+
+
+def test_two_watchers_on_one_ledger_never_book_a_receipt_twice(tmp_path):
+    from test_ledger import ledger_nets, scratch_nets
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    db = str(tmp_path / "ledger.sqlite")
+    receipts = []
+    for f in range(8):
+        batch = [receipt(f"AMS01-K1-{f}{n}", number=f"{f}{n}", amount=f"{f + 1}.{n}0") for n in range(5)]
+        receipts += batch
+        drop(inbox, f"batch{f}.json", batch)
+    command = [sys.executable, "-c", "from tillpost.cli import main; main()", "watch", str(BAKERY), str(inbox),
+               "--db", db, "--interval", "0", "--once"]
+    watchers = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for w in watchers:
+        out, err = w.communicate(timeout=60)
+        assert w.returncode == 0, err
+        assert "Traceback" not in err
+    assert pending(inbox) == [] and sorted(os.listdir(inbox / "done")) == [f"batch{f}.json" for f in range(8)]
+    assert set(statuses(db)) == {r["id"] for r in receipts}
+    assert ledger_nets(db) == scratch_nets(load_rules(BAKERY), receipts)

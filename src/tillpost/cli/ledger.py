@@ -169,7 +169,7 @@ def watch_cmd(rules, inbox, db, interval, source, once, max_runs, selection) -> 
     ruleset = compile_or_exit(rules)
     watcher = Watcher(ruleset, rules, inbox, db, interval, source, log=lambda line: click.echo(line))
     try:
-        runs = watcher.run(max_runs=1 if once else max_runs)
+        runs = watcher.run(max_runs=max_runs, once=once)
     except LedgerError as e:
         _exit_ledger_error(e)
     click.echo(f"watch stopped after {runs} run(s)", err=True)

@@ -41,14 +41,24 @@ def pending(inbox: Path) -> list[Path]:
             if not n.startswith(".") and not n.endswith(IGNORED_SUFFIXES) and (inbox / n).is_file()]
 
 
-def _move(path: Path, folder: Path) -> Path:
+def _move(path: Path, folder: Path) -> Path | None:
+    """Move a processed file into done/ or failed/; None when another watcher moved it first."""
     folder.mkdir(exist_ok=True)
     dest = folder / path.name
     if dest.exists():
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         dest = folder / f"{path.name}.{stamp}"
-    os.replace(path, dest)
+    try:
+        os.replace(path, dest)
+    except FileNotFoundError:
+        return None
     return dest
+
+
+def _fail(path: Path, folder: Path, reason: str) -> None:
+    dest = _move(path, folder)
+    if dest is not None:
+        dest.with_name(dest.name + ".reason").write_text(reason + "\n", encoding="utf-8")
 
 
 class Watcher:
@@ -84,11 +94,10 @@ class Watcher:
                 try:
                     records = self.read(str(path), self.ruleset, self.source)
                 except InputError as e:
-                    dest = _move(path, self.inbox / "failed")
-                    dest.with_name(dest.name + ".reason").write_text(str(e) + "\n", encoding="utf-8")
+                    if not path.exists():  # another watcher took it while it was being read
+                        continue
+                    _fail(path, self.inbox / "failed", str(e))
                     failed += 1
-                    continue
-                except FileNotFoundError:  # another watcher took it
                     continue
                 if not path.exists():
                     continue
@@ -96,8 +105,7 @@ class Watcher:
                 try:
                     result = process(self.ruleset, store, [records], final=True, info=info)
                 except InputError as e:  # a JSON Lines file broken further down
-                    dest = _move(path, self.inbox / "failed")
-                    dest.with_name(dest.name + ".reason").write_text(str(e) + "\n", encoding="utf-8")
+                    _fail(path, self.inbox / "failed", str(e))
                     failed += 1
                     continue
                 except LedgerError:
@@ -105,8 +113,7 @@ class Watcher:
                     continue
                 for k, v in result.counts.items():
                     counts[k] += v
-                if path.exists():
-                    _move(path, self.inbox / "done")
+                _move(path, self.inbox / "done")
                 done += 1
         finally:
             store.close()
@@ -122,16 +129,16 @@ class Watcher:
         while not self.stopping and time.monotonic() < end:
             time.sleep(min(0.2, max(0.0, end - time.monotonic())))
 
-    def run(self, max_runs: int | None = None, poll: float = 1.0) -> int:
-        """Run until stopped (or after max_runs runs); returns the number of runs."""
+    def run(self, max_runs: int | None = None, poll: float = 1.0, once: bool = False) -> int:
+        """Run until stopped (or after max_runs runs, or once now); returns the number of runs."""
         previous = {sig: signal.signal(sig, self.stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             while not self.stopping:
                 # Interval 0: run as soon as files arrive (checked every `poll` seconds);
                 # otherwise every `interval` minutes, files or not, so the log shows it is alive.
-                if self.interval > 0 or pending(self.inbox):
+                if once or self.interval > 0 or pending(self.inbox):
                     self.log(self.run_once())
-                    if max_runs is not None and self.runs >= max_runs:
+                    if once or (max_runs is not None and self.runs >= max_runs):
                         break
                 self._sleep(self.interval * 60 if self.interval > 0 else poll)
         finally:
