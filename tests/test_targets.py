@@ -599,3 +599,15 @@ def test_missing_required_setting_and_bad_id_are_diagnostics(tmp_path):
     messages = [d.message for d in check_target_settings(ruleset).items]
     assert any("target 'ubl' needs setting 'kvk'" in m for m in messages)
     assert any("setting 'grootboek-8000' of target 'snelstart': 'not-a-uuid' is not" in m for m in messages)
+
+
+def test_vat_code_longer_than_the_package_takes_is_an_error(tmp_path):
+    text = (EXAMPLES / "bakery-targets.rules").read_text(encoding="utf-8").replace('code "VH"', 'code "HOOG"')
+    path = tmp_path / "long.rules"
+    path.write_text(text, encoding="utf-8")
+    rules = load_rules(path)
+    result = book(rules, read_receipts(str(EXAMPLES / "bakery-day.json"), rules))
+    rendering = render(result, rules, "exact-online")
+    assert len(rendering.errors) == 2  # the sales entries of AMS01 and of Jansen Catering
+    assert "VAT code HOOG is longer than the 3 characters exact-online takes" in rendering.errors[0]
+    assert render(result, rules, "twinfield").errors == []
