@@ -116,7 +116,7 @@ def status(store: Store, date: str | None = None, shop: str | None = None) -> di
                              or any(Decimal(p["difference"]) for p in d["payments"]))
         out.append(d)
     totals = {s: sum(d["counts"][s] for d in out) for s in STATUSES}
-    return {"days": out, "totals": totals, "receipts": sum(totals.values())}
+    return {"date": date, "store": shop, "days": out, "totals": totals, "receipts": sum(totals.values())}
 
 
 def _day(day: str, shop: str) -> dict:
@@ -135,7 +135,8 @@ def to_table(report: dict, width: int = 100) -> str:
     out = io.StringIO()
     console = Console(file=out, width=width, color_system=None, highlight=False, soft_wrap=True)
     if not report["days"]:
-        console.print("no receipts in the ledger" + ("" if report.get("date") is None else f" for {report['date']}"))
+        where = " ".join(x for x in (report.get("date"), report.get("store")) if x)
+        console.print("no receipts in the ledger" + (f" for {where}" if where else ""))
     for d in report["days"]:
         c = d["counts"]
         todo = [f"{n} {what}" for n, what in (
