@@ -611,3 +611,13 @@ def test_vat_code_longer_than_the_package_takes_is_an_error(tmp_path):
     assert len(rendering.errors) == 2  # the sales entries of AMS01 and of Jansen Catering
     assert "VAT code HOOG is longer than the 3 characters exact-online takes" in rendering.errors[0]
     assert render(result, rules, "twinfield").errors == []
+
+
+def test_journal_code_longer_than_exact_globe_takes_is_an_error_not_a_cut(tmp_path):
+    text = (EXAMPLES / "bakery-targets.rules").read_text(encoding="utf-8").replace("KAS", "KASSA")
+    path = tmp_path / "kassa.rules"
+    path.write_text(text, encoding="utf-8")
+    rules = load_rules(path)
+    rendering = render(book(rules, read_receipts(str(EXAMPLES / "bakery-day.json"), rules)), rules, "exact-globe")
+    assert rendering.errors == ["target exact-globe: entry KASSA 2026-11-20/AMS01 (Dagomzet 2026-11-20 AMS01): "
+                                "journal KASSA is longer than the 3 characters exact-globe takes"]

@@ -62,7 +62,9 @@ class Target:
     settings: dict[str, Setting] = field(default_factory=dict)
     debtors: bool = True  # can it carry a debtor on a line?
     vat_codes: bool = False  # does it need a `code` on every VAT it writes?
-    vat_code_length: int | None = None  # the longest VAT code the package takes
+    # The longest code the package takes: {"journal": 3, "account": 20, "vat": 3}. A longer code is
+    # an error, never cut: a cut code would book on another journal or account.
+    limits: dict[str, int] = field(default_factory=dict)
     sales_debtor: bool = False  # does a sales entry need exactly one debtor line (the invoice's customer)?
     sales_line_kinds: tuple[str, ...] = ()  # when set: the only kinds of line a sales entry may have
     validated_by: str = ""
@@ -112,7 +114,7 @@ def _load(folder: Path) -> Target:
         format=data["format"], renders=data["renders"], documents=data.get("documents", SINGLE),
         template=data.get("template", "document.j2"), folder=folder, settings=settings,
         debtors=data.get("debtors", True), vat_codes=data.get("vat_codes", False),
-        vat_code_length=data.get("vat_code_length"),
+        limits=dict(data.get("limits") or {}),
         sales_debtor=data.get("sales_debtor", False), validated_by=data.get("validated_by", ""),
         sales_line_kinds=tuple(data.get("sales_line_kinds", ())), docs=tuple(data.get("docs", ())),
         ids=dict(data.get("ids") or {}),
@@ -301,12 +303,13 @@ def _problems(target: Target, entry: dict, settings: dict) -> list[str]:
         missing = sorted({l["vat"]["name"] for l in entry["lines"] if l["vat"] and not l["vat"]["code"]})
         if missing:
             out.append(f"VAT {', '.join(missing)} has no code (declare it as `vat NAME RATE code \"…\"`)")
-        if target.vat_code_length:
-            long = sorted({l["vat"]["code"] for l in entry["lines"]
-                           if l["vat"] and l["vat"]["code"] and len(l["vat"]["code"]) > target.vat_code_length})
-            if long:
-                out.append(f"VAT code {', '.join(long)} is longer than the {target.vat_code_length} characters "
-                           f"{target.name} takes")
+    codes = {"journal": {entry["journal"]["code"]}, "account": {l["account"]["number"] for l in entry["lines"]},
+             "vat": {l["vat"]["code"] for l in entry["lines"] if l["vat"] and l["vat"]["code"]}}
+    for what, limit in target.limits.items():
+        long = sorted(c for c in codes.get(what, ()) if len(c) > limit)
+        if long:
+            label = {"vat": "VAT code"}.get(what, what)
+            out.append(f"{label} {', '.join(long)} is longer than the {limit} characters {target.name} takes")
     if target.sales_line_kinds and entry["journal"]["type"] == "sales":
         odd = sorted({l["account"]["number"] for l in entry["lines"] if l["kind"] not in target.sales_line_kinds})
         if odd:
