@@ -9,11 +9,11 @@ the entry builder groups what they booked.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .entries import Entry, EntryBuilder
+from .gcpause import gc_paused
 from .postings import Booking, ReceiptError, book_receipt
 from .receipts import Receipt, ReceiptInvalid, Records, _FloatSeen, read_receipt, receipt_id, schema_message
 from .ruleset import RuleSet
@@ -66,17 +66,8 @@ def book(ruleset: RuleSet, receipts: Records | Iterable[dict], keep_bookings: bo
     `selected(receipt) -> bool` narrows the batch (by store, register, id);
     `keep_bookings` keeps each receipt's Booking, for the ledger and explain.
     """
-    # The loop allocates millions of short-lived tuples and dicts and makes no reference
-    # cycles; the cyclic collector would only rescan the survivors over and over
-    # (a third of the run time on a 100,000-receipt day). Reference counting frees
-    # everything; the collector runs again when the batch is done.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _book(ruleset, receipts, keep_bookings, selected)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _book(ruleset: RuleSet, receipts, keep_bookings: bool, selected) -> BookResult:

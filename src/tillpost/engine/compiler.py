@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from .diagnostics import Diagnostics, Position, RulesError
+from .gcpause import gc_paused
 from .matcher import Matcher
 from .ruleset import (
     CURRENCY_DECIMALS,
@@ -451,6 +452,11 @@ def compile_statements(statements: list[Statement], diagnostics: Diagnostics, ma
 
 def compile_file(path: str | Path, root: str | Path | None = None) -> tuple[RuleSet | None, Diagnostics]:
     """Compile a rule file and its includes; the RuleSet is None when there are errors."""
+    with gc_paused():
+        return _compile_file(Path(path), root)
+
+
+def _compile_file(path: Path, root: str | Path | None) -> tuple[RuleSet | None, Diagnostics]:
     path = Path(path)
     diagnostics = Diagnostics()
     if not path.is_file():
@@ -469,6 +475,11 @@ def compile_file(path: str | Path, root: str | Path | None = None) -> tuple[Rule
 
 def compile_text(text: str, file: str = "<rules>") -> tuple[RuleSet | None, Diagnostics]:
     """Compile rules given as text (no includes relative to a folder)."""
+    with gc_paused():
+        return _compile_text(text, file)
+
+
+def _compile_text(text: str, file: str) -> tuple[RuleSet | None, Diagnostics]:
     diagnostics = Diagnostics()
     statements = [st for st in parse(text, file, diagnostics)]
     for st in statements:

@@ -9,14 +9,17 @@ sees every problem of a file in one run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 ERROR = "error"
 WARNING = "warning"
 
 
-@dataclass(frozen=True, order=True)
-class Position:
-    """Where a token stands: a file, a 1-based line and column, and its width."""
+class Position(NamedTuple):
+    """Where a token stands: a file, a 1-based line and column, and its width.
+
+    A NamedTuple, not a dataclass: a rule file of 10,000 rules has 100,000 of them.
+    """
 
     file: str
     line: int

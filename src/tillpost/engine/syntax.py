@@ -12,7 +12,9 @@ all syntax errors of a file come in one run.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from functools import lru_cache
 from importlib import resources
 
@@ -42,13 +44,19 @@ TERMINAL_WORDS = {
 MAX_SYNTAX_ERRORS = 50
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(NamedTuple):
     """One token of a statement: its text (quotes removed from strings) and where it stands."""
 
     text: str
-    pos: Position
+    file: str
+    line: int
+    col: int
+    width: int
     quoted: bool = False
+
+    @property
+    def pos(self) -> Position:
+        return Position(self.file, self.line, self.col, self.width)
 
     def __str__(self) -> str:
         return self.text
@@ -83,21 +91,71 @@ class Condition:
     is_in: bool  # written as `attr in (…)` rather than `attr=value`
 
 
+class _Builder:
+    """Builds statements while Lark parses (an inline transformer: no parse tree first).
+
+    Each method gets the children of one grammar rule: tokens, and what the methods
+    of its sub-rules returned.
+    """
+
+    file = "<rules>"
+
+    def word(self, tok: Token) -> Word:
+        if tok.type == "STRING":
+            return _tuple_new(Word, (_unquote(tok.value), self.file, tok.line, tok.column, len(tok.value), True))
+        return _tuple_new(Word, (tok.value, self.file, tok.line, tok.column, len(tok.value), False))
+
+    def start(self, children):
+        return children
+
+    def post(self, children):
+        w = self.word
+        return {"action": w(children[0]), "journal": w(children[1]), "debit": w(children[2]),
+                "credit": w(children[4])}
+
+    def skip(self, children):
+        return {"action": self.word(children[0])}
+
+    def condition_eq(self, children):
+        return Condition(self.word(children[0]), (self.word(children[2]),), False)
+
+    def condition_in(self, children):
+        w = self.word
+        return Condition(w(children[0]), tuple(w(t) for t in children[3:-1:2]), True)
+
+    def rule(self, children):
+        w = self.word
+        words = {"kind": w(children[1])}
+        conditions = []
+        for child in children[2:]:
+            if type(child) is dict:
+                words.update(child)
+            else:
+                conditions.append(child)
+        words["conditions"] = tuple(conditions)
+        return Statement(w(children[0]), words)
+
+    def _generic(self, kind: str, children) -> Statement:
+        return _statement(kind, children, self)
+
+
+_tuple_new = tuple.__new__
+for _name in ("client", "currency", "counter", "group", "describe", "journal", "account", "vat",
+              "method", "attribute", "include", "target", "source"):
+    setattr(_Builder, _name, lambda self, children, _n=_name: self._generic(_n, children))
+_BUILDER = _Builder()
+_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def parser() -> Lark:
     grammar = resources.files("tillpost.grammar").joinpath("rules.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", strict=True, propagate_positions=True, maybe_placeholders=False)
+    return Lark(grammar, parser="lalr", strict=True, maybe_placeholders=False, transformer=_BUILDER)
 
 
 def _unquote(raw: str) -> str:
-    return re.sub(r"\\(.)", r"\1", raw[1:-1])
-
-
-def _word(tok: Token, file: str) -> Word:
-    width = len(tok.value)
-    if tok.type == "STRING":
-        return Word(_unquote(tok.value), Position(file, tok.line, tok.column, width), quoted=True)
-    return Word(tok.value, Position(file, tok.line, tok.column, width))
+    inner = raw[1:-1]
+    return re.sub(r"\\(.)", r"\1", inner) if "\\" in inner else inner
 
 
 # Which child token of each statement plays which role, by position after the keyword.
@@ -113,55 +171,35 @@ _ROLES = {
 }
 
 
-def _statement(tree: Tree, file: str) -> Statement:
-    toks = [c for c in tree.children if isinstance(c, Token)]
-    kw = _word(toks[0], file)
+def _statement(kind: str, toks: list, builder: _Builder) -> Statement:
+    """A declaration statement from its tokens (rules have their own builder method)."""
+    word = builder.word
+    kw = word(toks[0])
     rest = toks[1:]
-    kind = tree.data
     words: dict = {}
     if kind in _ROLES:
         for role, tok in zip(_ROLES[kind], rest):
             if role:
-                words[role] = _word(tok, file)
+                words[role] = word(tok)
     elif kind == "group":
-        words["what"] = _word(rest[0], file)
-        words["fields"] = tuple(_word(t, file) for t in rest[2:] if t.type == "NAME")
+        words["what"] = word(rest[0])
+        words["fields"] = tuple(word(t) for t in rest[2:] if t.type == "NAME")
     elif kind == "journal":
-        words["name"], words["type"] = _word(rest[0], file), _word(rest[1], file)
+        words["name"], words["type"] = word(rest[0]), word(rest[1])
         if len(rest) > 2:
-            words["description"] = _word(rest[2], file)
+            words["description"] = word(rest[2])
     elif kind == "account":
-        words["name"], words["number"] = _word(rest[0], file), _word(rest[1], file)
+        words["name"], words["number"] = word(rest[0]), word(rest[1])
         for tok in rest[2:]:
-            if tok.type == "STRING":
-                words["description"] = _word(tok, file)
-            else:
-                words["debtors"] = _word(tok, file)
+            words["description" if tok.type == "STRING" else "debtors"] = word(tok)
     elif kind == "vat":
-        words["name"], words["rate"] = _word(rest[0], file), _word(rest[1], file)
+        words["name"], words["rate"] = word(rest[0]), word(rest[1])
         if len(rest) > 3:
-            words["code"] = _word(rest[3], file)
+            words["code"] = word(rest[3])
     elif kind == "method":
-        words["name"], words["mode"] = _word(rest[0], file), _word(rest[1], file)
+        words["name"], words["mode"] = word(rest[0]), word(rest[1])
         if len(rest) > 3:
-            words["debtor"] = _word(rest[3], file)
-    elif kind == "rule":
-        words["kind"] = _word(rest[0], file)
-        conditions = []
-        for child in tree.children:
-            if isinstance(child, Tree) and child.data in ("condition_eq", "condition_in"):
-                ctoks = [t for t in child.children if isinstance(t, Token)]
-                values = tuple(_word(t, file) for t in ctoks[2:] if t.type in ("NAME", "NUMBER", "STRING"))
-                conditions.append(Condition(_word(ctoks[0], file), values, child.data == "condition_in"))
-            elif isinstance(child, Tree) and child.data == "post":
-                ptoks = child.children
-                words["action"] = _word(ptoks[0], file)
-                words["journal"] = _word(ptoks[1], file)
-                words["debit"] = _word(ptoks[2], file)
-                words["credit"] = _word(ptoks[4], file)
-            elif isinstance(child, Tree) and child.data == "skip":
-                words["action"] = _word(child.children[0], file)
-        words["conditions"] = tuple(conditions)
+            words["debtor"] = word(rest[3])
     return Statement(kw, words)
 
 
@@ -224,7 +262,9 @@ def parse(text: str, file: str, diagnostics: Diagnostics) -> list[Statement]:
     work = text
     for _ in range(MAX_SYNTAX_ERRORS):
         try:
-            tree = parser().parse(work)
+            with _LOCK:  # the builder knows which file it builds for
+                _BUILDER.file = file
+                statements = parser().parse(work)
         except UnexpectedInput as e:
             message, width = _syntax_message(e, work)
             line, col = e.line if e.line > 0 else len(lines), e.column if e.column > 0 else 1
@@ -238,6 +278,6 @@ def parse(text: str, file: str, diagnostics: Diagnostics) -> list[Statement]:
             resume = after[0] if after else len(lines) + 1
             work = _blank(work, first, resume)
             continue
-        return [_statement(st, file) for st in tree.children if isinstance(st, Tree)]
+        return statements
     diagnostics.error(Position(file, 1, 1), f"too many syntax errors; stopped after {MAX_SYNTAX_ERRORS}")
     return []
