@@ -492,3 +492,12 @@ def test_progress_is_plain_log_lines_when_not_on_a_terminal(capsys):
         report("booking", n, 20000)
     done()
     assert capsys.readouterr().err.splitlines() == [f"booking {n}/20000 receipts" for n in range(2000, 20001, 2000)]
+
+
+def test_a_booked_receipt_back_to_its_booked_content_books_no_correction(db, rules):
+    r = receipt("AMS01-K1-1", number="1")
+    run(rules, db, [r])
+    assert statuses_of(run(rules, db, [r, r])) == {"AMS01-K1-1": "error"}  # twice in one export
+    back = run(rules, db, [r])
+    assert statuses_of(back) == {"AMS01-K1-1": "booked"} and back.entries == []
+    assert ledger_nets(db) == scratch_nets(rules, [r])

@@ -104,7 +104,8 @@ class Change:
     stored: StoredReceipt | None
     status: str
     reason: str | None
-    booked: bool
+    booked_as: str | None  # the status its standing booking was made under; None: nothing booked
+    booked_hash: str | None  # the content hash of that booking
     payments: list
     booking: Booking | None = None  # the new legs to book
     reverse: list | None = None  # the stored posting rows to reverse
@@ -236,9 +237,13 @@ def _payments(obj_or_booking) -> list:
 
 
 def decide(ruleset: RuleSet, seen: Seen, stored: StoredReceipt | None, stored_payments, cache: dict) -> Change:
+    was_booked = bool(stored and stored.booked_as)
+    if was_booked and seen.copies == 1 and seen.hash == stored.booked_hash:
+        # Back to the content that is booked (after a broken version or a duplicate): nothing to book.
+        return Change(seen, stored, stored.booked_as, None, stored.booked_as, stored.booked_hash, stored_payments)
     obj, receipt, problem = _read(seen.records, seen.index)
-    was_booked = bool(stored and stored.booked)
-    keep = " (its earlier booking stands)" if was_booked else ""
+    keep = (stored.booked_as, stored.booked_hash) if was_booked else (None, None)
+    stands = " (its earlier booking stands)" if was_booked else ""
     if seen.copies > 1:
         problem = f"id {seen.key[1]} occurs {seen.copies} times in this input; none of them is booked"
     if problem is None and receipt.status == "completed":
@@ -246,21 +251,21 @@ def decide(ruleset: RuleSet, seen: Seen, stored: StoredReceipt | None, stored_pa
         if isinstance(booking, ReceiptError):
             problem = booking.message
         else:
-            change = Change(seen, stored, "changed" if was_booked else "booked", None, True,
-                            _booked_payments(booking, ruleset, cache),
-                            booking=booking)
+            status = "changed" if was_booked else "booked"  # or late: decided when its entries are
+            change = Change(seen, stored, status, None, status, seen.hash,
+                            _booked_payments(booking, ruleset, cache), booking=booking)
             change.reverse = [] if was_booked else None
             return change
     if problem is not None:
         payments = stored_payments if was_booked else _payments(obj)
-        return Change(seen, stored, "error", problem + keep, was_booked, payments)
+        return Change(seen, stored, "error", problem + stands, *keep, payments)
     if receipt.status == "open":
         if was_booked:
-            return Change(seen, stored, "error", "reported open after it was booked" + keep, True, stored_payments)
-        return Change(seen, stored, "open", None, False, _payments(obj))
+            return Change(seen, stored, "error", "reported open after it was booked" + stands, *keep, stored_payments)
+        return Change(seen, stored, "open", None, None, None, _payments(obj))
     # voided
     change = Change(seen, stored, "voided", "voided after it was booked: its booking is reversed" if was_booked
-                    else None, False, _payments(obj))
+                    else None, None, None, _payments(obj))
     change.reverse = [] if was_booked else None
     return change
 
@@ -343,7 +348,7 @@ class _Planner:
             change.groups.append(((kind, journal, booking.mode, key, corrects), orjson.dumps(
                 [[l.account, l.debtor, l.vat, str(l.amount)] for l in legs]).decode()))
         if late and change.status == "booked":
-            change.status = "late"
+            change.status = change.booked_as = "late"
 
     def reverse(self, change: Change, rows: list[list[dict]]) -> tuple:
         """Take out exactly what the receipt booked, as stored; returns the entries it corrects."""
@@ -450,7 +455,7 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
         if stored and stored.hash == s.hash and stored.status != "error" and s.copies == 1:
             unchanged += 1
             continue
-        stored_payments = store.payments_of(stored.pk) if stored and stored.booked else []
+        stored_payments = store.payments_of(stored.pk) if stored and stored.booked_as else []
         change = decide(ruleset, s, stored, stored_payments, journals)
         if change.status not in ("error", "open"):
             s.content = None  # kept only while a receipt waits (see write)
@@ -492,7 +497,8 @@ def write(store: Store, result: RunResult, info: dict) -> None:
     for c in result.changes:
         # The content is kept while the receipt waits (error, open): `--retry-errors` books it from there.
         row = {"pk": c.pk, "source": c.seen.key[0], "id": c.seen.key[1], **c.seen.fields,
-               "hash": c.seen.hash, "status": c.status, "reason": c.reason, "booked": c.booked,
+               "hash": c.seen.hash, "status": c.status, "reason": c.reason, "booked_as": c.booked_as,
+               "booked_hash": c.booked_hash,
                "payments": orjson.dumps(c.payments).decode(),
                "content": c.seen.content}
         (new if c.new else old).append(row)

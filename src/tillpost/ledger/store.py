@@ -63,7 +63,8 @@ MIGRATIONS: dict[int, list[str]] = {
             hash TEXT NOT NULL,
             status TEXT NOT NULL CHECK (status IN ('booked', 'late', 'changed', 'open', 'voided', 'error')),
             reason TEXT,
-            booked INTEGER NOT NULL CHECK (booked IN (0, 1)),
+            booked_as TEXT CHECK (booked_as IN ('booked', 'late', 'changed')),
+            booked_hash TEXT,
             payments TEXT NOT NULL,
             content TEXT,
             first_run INTEGER NOT NULL REFERENCES runs (id),
@@ -134,7 +135,8 @@ class StoredReceipt:
     hash: str
     status: str
     reason: str | None
-    booked: bool
+    booked_as: str | None  # the status its standing booking was made under; None: nothing booked
+    booked_hash: str | None
 
 
 class Store:
@@ -272,9 +274,9 @@ class Store:
 
     def receipt_index(self) -> dict[str, StoredReceipt]:
         """Every receipt seen, by id."""
-        return {rid: StoredReceipt(pk, h, status, reason, bool(booked))
-                for pk, rid, h, status, reason, booked in self.conn.execute(
-                    "SELECT pk, id, hash, status, reason, booked FROM receipts")}
+        return {rid: StoredReceipt(pk, h, status, reason, booked_as, booked_hash)
+                for pk, rid, h, status, reason, booked_as, booked_hash in self.conn.execute(
+                    "SELECT pk, id, hash, status, reason, booked_as, booked_hash FROM receipts")}
 
     def next_ids(self) -> tuple[int, int, int]:
         """The next run id, entry id and receipt pk (read inside the write lock)."""
@@ -310,7 +312,7 @@ class Store:
             "SELECT source, id, content FROM receipts WHERE status = ? ORDER BY pk", (status,)))
 
     def receipts_for_status(self, date: str | None):
-        sql = ("SELECT source, id, store, register, number, date, created, status, reason, booked, payments, pk "
+        sql = ("SELECT source, id, store, register, number, date, created, status, reason, booked_as, payments, pk "
                "FROM receipts")
         params: tuple = ()
         if date:
@@ -380,17 +382,19 @@ class Store:
     def insert_receipts(self, rows: list[dict], run_id: int) -> None:
         self._write_many(
             "INSERT INTO receipts (pk, source, id, store, register, number, date, created, hash, status, reason, "
-            "booked, payments, content, first_run, last_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "booked_as, booked_hash, payments, content, first_run, last_run) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(r["pk"], r["source"], r["id"], r["store"], r["register"], r["number"], r["date"], r["created"],
-              r["hash"], r["status"], r["reason"], int(r["booked"]), r["payments"], r["content"], run_id, run_id)
+              r["hash"], r["status"], r["reason"], r["booked_as"], r["booked_hash"], r["payments"], r["content"],
+              run_id, run_id)
              for r in rows])
 
     def update_receipts(self, rows: list[dict], run_id: int) -> None:
         self._write_many(
             "UPDATE receipts SET store = ?, register = ?, number = ?, date = ?, created = ?, hash = ?, status = ?, "
-            "reason = ?, booked = ?, payments = ?, content = ?, last_run = ? WHERE pk = ?",
+            "reason = ?, booked_as = ?, booked_hash = ?, payments = ?, content = ?, last_run = ? WHERE pk = ?",
             [(r["store"], r["register"], r["number"], r["date"], r["created"], r["hash"], r["status"], r["reason"],
-              int(r["booked"]), r["payments"], r["content"], run_id, r["pk"]) for r in rows])
+              r["booked_as"], r["booked_hash"], r["payments"], r["content"], run_id, r["pk"]) for r in rows])
 
     def insert_postings(self, rows: list[tuple[int, str]], run_id: int) -> None:
         self._write_many("INSERT INTO postings (run, receipt, legs) VALUES (?, ?, ?)",
