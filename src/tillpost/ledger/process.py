@@ -23,6 +23,8 @@ What a run does with a receipt it sees, given what the ledger holds:
                                     the rule file says now) + its new booking, each in a correction
                                     entry pointing at the entries it corrects: changed
     booked, now voided              the reversal only: voided
+    booked, now broken or open      error; its booking stands (the booked content again restores
+                                    its status, with no correction entries)
 
 Booked entries are never updated or deleted (the store's triggers refuse it).
 A final run is one transaction; a trial run plans the same and writes nothing.
