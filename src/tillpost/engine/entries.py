@@ -58,15 +58,20 @@ def _sort_key(line_key: tuple) -> tuple:
     return (account, debtor or "", vat or "")
 
 
-class _Open:
-    """An entry being filled: its receipts and the net amount per (account, debtor, VAT)."""
+class _Group:
+    """The entries of one group being filled (a day and store, or one receipt).
 
-    __slots__ = ("date", "receipts", "lines", "fields")
+    Postings are summed per stem, not per line: a stem is shared by every fact its
+    rule books, so a receipt costs one dict update a posting. `entries` spreads the
+    sums over each journal's lines at the end.
+    """
+
+    __slots__ = ("date", "sums", "receipts", "fields")
 
     def __init__(self, date: str, fields: dict):
         self.date = date
-        self.receipts: dict[str, None] = {}
-        self.lines: dict[tuple, Decimal] = {}
+        self.sums: dict = {}  # Stem → net amount
+        self.receipts: dict[str, dict[str, None]] = {}  # journal → the receipts that post in it
         self.fields = fields
 
 
@@ -75,33 +80,33 @@ class EntryBuilder:
     """Collects bookings into entries; `remove` takes a booking back out exactly."""
 
     ruleset: RuleSet
-    open: dict = field(default_factory=dict)
+    groups: dict = field(default_factory=dict)
 
     def add(self, booking: Booking, sign: int = 1) -> None:
         receipt = booking.receipt
         rid, date = receipt.id, receipt.date
-        mode, key = booking.mode, booking.key
-        touched: dict[str, _Open] = {}  # journal → its entry, for this booking
-        for (journal, debit, credit, _), amount in booking.postings:
-            entry = touched.get(journal)
-            if entry is None:
-                ekey = (journal, mode, key)
-                entry = self.open.get(ekey)
-                if entry is None:
-                    entry = self.open[ekey] = _Open(date, self._fields(booking))
-                touched[journal] = entry
-                if date > entry.date:
-                    entry.date = date
+        gkey = (booking.mode, booking.key)
+        group = self.groups.get(gkey)
+        if group is None:
+            group = self.groups[gkey] = _Group(date, self._fields(booking))
+        elif date > group.date:
+            group.date = date
+        sums = group.sums
+        get = sums.get
+        receipts = group.receipts
+        last = None
+        for stem, amount in booking.postings:
+            sums[stem] = get(stem, ZERO) + amount if sign > 0 else get(stem, ZERO) - amount
+            journal = stem[0]
+            if journal is not last:
+                last = journal
+                ids = receipts.get(journal)
+                if ids is None:
+                    ids = receipts[journal] = {}
                 if sign > 0:
-                    entry.receipts[rid] = None
+                    ids[rid] = None
                 else:
-                    entry.receipts.pop(rid, None)
-            if sign < 0:
-                amount = -amount
-            lines = entry.lines
-            get = lines.get
-            lines[debit] = get(debit, ZERO) + amount
-            lines[credit] = get(credit, ZERO) - amount
+                    ids.pop(rid, None)
 
     def remove(self, booking: Booking) -> None:
         self.add(booking, sign=-1)
@@ -123,17 +128,24 @@ class EntryBuilder:
     def entries(self) -> list[Entry]:
         result = []
         cent = self.ruleset.cent
-        for (journal, mode, key), entry in self.open.items():
-            lines = []
-            for lkey in sorted(entry.lines, key=_sort_key):
-                net = entry.lines[lkey].quantize(cent)
-                if net:
-                    account, debtor, vat = lkey
-                    lines.append(EntryLine(account, net if net > 0 else ZERO, -net if net < 0 else ZERO, debtor, vat))
-            if not lines:
-                continue
-            description = " ".join(self.ruleset.describe[mode].format(**entry.fields).split())
-            result.append(Entry(journal, entry.date, mode, "/".join(key), description,
-                                tuple(sorted(entry.receipts)), tuple(lines)))
+        for (mode, key), group in self.groups.items():
+            per_journal: dict[str, dict] = {}
+            for (journal, debit, credit, _), amount in group.sums.items():
+                lines = per_journal.get(journal)
+                if lines is None:
+                    lines = per_journal[journal] = {}
+                lines[debit] = lines.get(debit, ZERO) + amount
+                lines[credit] = lines.get(credit, ZERO) - amount
+            description = " ".join(self.ruleset.describe[mode].format(**group.fields).split())
+            for journal, sums in per_journal.items():
+                lines = []
+                for lkey in sorted(sums, key=_sort_key):
+                    net = sums[lkey].quantize(cent)
+                    if net:
+                        account, debtor, vat = lkey
+                        lines.append(EntryLine(account, net if net > 0 else ZERO, -net if net < 0 else ZERO, debtor, vat))
+                if lines:
+                    result.append(Entry(journal, group.date, mode, "/".join(key), description,
+                                        tuple(sorted(group.receipts.get(journal, ()))), tuple(lines)))
         result.sort(key=lambda e: (e.date, e.journal, e.key))
         return result
