@@ -71,7 +71,6 @@ MIGRATIONS: dict[int, list[str]] = {
             last_run INTEGER NOT NULL REFERENCES runs (id),
             UNIQUE (id))""",
         "CREATE INDEX receipts_day ON receipts (date, store)",
-        "CREATE INDEX receipts_status ON receipts (status)",
         """CREATE TABLE entries (
             id INTEGER PRIMARY KEY,
             run INTEGER NOT NULL REFERENCES runs (id),
