@@ -82,3 +82,25 @@ def test_text_is_one_clean_line_cut_to_the_limit():
 
 def test_every_target_is_covered_by_the_escaping_test():
     assert set(ALL) == set(targets())
+
+
+def test_rule_file_text_with_markup_and_formulas_renders_for_every_target(tmp_path):
+    """Names from the rule file (client, accounts, journals) reach the payloads too."""
+    from test_targets import EXAMPLES, book, load_rules, read_receipts
+
+    for name in ALL:
+        source = EXAMPLES / ({"snelstart": "bakery-snelstart.rules", "moneybird": "bakery-moneybird.rules",
+                              "exact-online-rest": "bakery-exact-online-rest.rules"}.get(name, "bakery-targets.rules"))
+        text = source.read_text(encoding="utf-8")
+        text = text.replace('client   "Bakkerij Jansen B.V."', 'client   "Bakkerij Jansen & Zn <B.V.> \'t Hoekje; 50%"')
+        text = text.replace('"Omzet brood"', '"=SUM(A1) Omzet: brood & <banket>"')
+        text = text.replace('"Kasboek"', '"Kas; \'boek\' & co"')
+        path = tmp_path / f"{name}.rules"
+        path.write_text(text, encoding="utf-8")
+        rules = load_rules(path)
+        result = book(rules, read_receipts(str(EXAMPLES / "bakery-day.json"), rules), keep_bookings=True)
+        rendering = render(result, rules, name)
+        assert rendering.errors == [], rendering.errors
+        (tmp_path / name).mkdir()
+        for doc in rendering.documents:
+            validate(name, doc.text, tmp_path / name, rules.targets.get(name))
