@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 import click
@@ -12,6 +13,10 @@ from ..engine.receipts import InputError
 
 
 def _exit_ledger_error(e: Exception) -> None:
+    import sqlite3
+
+    if isinstance(e, sqlite3.Error):
+        e = f"the ledger database cannot be used: {e}"
     click.echo(f"tillpost: {e}", err=True)
     sys.exit(2)
 
@@ -97,7 +102,7 @@ def process_cmd(rules, receipts, db, trial, stores, registers, receipt_ids, retr
     except InputError as e:
         click.echo(str(e), err=True)
         sys.exit(2)
-    except LedgerError as e:
+    except (LedgerError, sqlite3.Error) as e:
         _exit_ledger_error(e)
     if fmt != "summary":
         write_out(render(result, ruleset, fmt), out)
@@ -130,7 +135,7 @@ def status_cmd(db, day, shop, fmt) -> None:
             report = status(store, day, shop)
         finally:
             store.close()
-    except LedgerError as e:
+    except (LedgerError, sqlite3.Error) as e:
         _exit_ledger_error(e)
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
@@ -170,6 +175,6 @@ def watch_cmd(rules, inbox, db, interval, source, once, max_runs, selection) -> 
     watcher = Watcher(ruleset, rules, inbox, db, interval, source, log=lambda line: click.echo(line))
     try:
         runs = watcher.run(max_runs=max_runs, once=once)
-    except LedgerError as e:
+    except (LedgerError, sqlite3.Error) as e:
         _exit_ledger_error(e)
     click.echo(f"watch stopped after {runs} run(s)", err=True)

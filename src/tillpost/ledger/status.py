@@ -29,6 +29,7 @@ from .process import BOOKED, STATUSES
 from .store import Store
 
 _NUMBER = re.compile(r"(.*?)([0-9]+)")
+MAX_GAPS_SHOWN = 20  # per day and store in the table; the JSON has them all
 
 
 def _amount(text) -> Decimal | None:
@@ -150,9 +151,13 @@ def to_table(report: dict, width: int = 100) -> str:
         for s in ("open", "late", "changed", "voided", "backdated"):
             if d[s]:
                 console.print(f"  {s}: " + ", ".join(d[s]))
-        for g in d["gaps"]:
+        for g in d["gaps"][:MAX_GAPS_SHOWN]:
             span = g["from"] if g["from"] == g["to"] else f"{g['from']}–{g['to']}"
             console.print(f"  gap: register {g['register'] or '-'} never saw {span} ({g['missing']} missing)")
+        if len(d["gaps"]) > MAX_GAPS_SHOWN:
+            more = d["gaps"][MAX_GAPS_SHOWN:]
+            console.print(f"  … {len(more)} more gaps ({sum(g['missing'] for g in more)} numbers); "
+                          f"--format json lists them all")
         if d["payments"]:
             t = Table(show_header=True, expand=False, pad_edge=False, box=None, padding=(0, 2))
             for col, justify in (("method", "left"), ("receipts", "right"), ("booked", "right"),
