@@ -501,3 +501,17 @@ def test_a_booked_receipt_back_to_its_booked_content_books_no_correction(db, rul
     back = run(rules, db, [r])
     assert statuses_of(back) == {"AMS01-K1-1": "booked"} and back.entries == []
     assert ledger_nets(db) == scratch_nets(rules, [r])
+
+
+def test_a_source_adapters_error_keeps_its_reason_in_the_queue(db, rules):
+    records = Records("export.json", [receipt("AMS01-K1-1", number="1"), {"id": "AMS01-K1-2"}],
+                      errors={1: "Lightspeed Retail sale 2: unitPrice is '3,25', not a number"})
+    store = Store.open(db)
+    result = process(rules, store, [records], final=True)
+    assert statuses_of(result) == {"AMS01-K1-1": "booked", "AMS01-K1-2": "error"}
+    retried = process(rules, store, [], Selection(retry_errors=True), final=True)
+    assert [c.reason for c in retried.changes] == ["Lightspeed Retail sale 2: unitPrice is '3,25', not a number"]
+    report = status(store)
+    store.close()
+    assert report["days"][0]["error"] == [
+        {"receipt": "AMS01-K1-2", "reason": "Lightspeed Retail sale 2: unitPrice is '3,25', not a number"}]

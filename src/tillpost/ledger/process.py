@@ -56,6 +56,8 @@ STATUSES = ("booked", "late", "changed", "open", "voided", "error")
 BOOKED = ("booked", "late", "changed")
 KIND_ORDER = {"regular": 0, "supplement": 1, "reversal": 2, "rebooking": 3}
 ZERO = Decimal(0)
+FROM_LEDGER = "<ledger>"  # the input name of receipts retried from their stored content
+STANDS = " (its earlier booking stands)"
 
 Progress = Callable[[str, int, int], None]
 
@@ -202,7 +204,8 @@ def scan(inputs: list[Records], selection: Selection, progress: Progress | None 
 
 def stored_records(rows: list[tuple[str, str, str]]) -> Records:
     """Stored receipt contents, readable again exactly like JSON Lines."""
-    return Records("<ledger>", [content.encode() for _, _, content in rows], line_numbers=list(range(1, len(rows) + 1)))
+    return Records(FROM_LEDGER, [content.encode() for _, _, content in rows],
+                   line_numbers=list(range(1, len(rows) + 1)))
 
 
 # -- deciding, per receipt -----------------------------------------------------------------
@@ -244,8 +247,13 @@ def decide(ruleset: RuleSet, seen: Seen, stored: StoredReceipt | None, stored_pa
         # Back to the content that is booked (after a broken version or a duplicate): nothing to book.
         return Change(seen, stored, stored.booked_as, None, stored.booked_as, stored.booked_hash, stored_payments)
     obj, receipt, problem = _read(seen.records, seen.index)
+    if problem is not None and stored and stored.status == "error" and stored.hash == seen.hash \
+            and seen.records.source == FROM_LEDGER:
+        # Retried from the ledger, the same unreadable content keeps the reason it was given
+        # when read (a source adapter's message says more than the schema check of its stand-in).
+        problem = (stored.reason or problem).removesuffix(STANDS)
     keep = (stored.booked_as, stored.booked_hash) if was_booked else (None, None)
-    stands = " (its earlier booking stands)" if was_booked else ""
+    stands = STANDS if was_booked else ""
     if seen.copies > 1:
         problem = f"id {seen.key[1]} occurs {seen.copies} times in this input; none of them is booked"
     if problem is None and receipt.status == "completed":

@@ -144,7 +144,7 @@ def to_table(report: dict, width: int = 100) -> str:
             (c["open"], "open"), (c["error"], "in error"), (len(d["gaps"]), "number gap(s)"),
             (sum(1 for p in d["payments"] if Decimal(p["difference"])), "payment difference(s)")) if n]
         mark = "complete" if not todo else "incomplete: " + ", ".join(todo)
-        console.print(f"{d['date']} {d['store']}: {d['receipts']} receipts: {c['booked']} booked, {c['late']} late, "
+        console.print(f"{d['date'] or '(no date)'} {d['store'] or '(no store)'}: {d['receipts']} receipts: {c['booked']} booked, {c['late']} late, "
                       f"{c['changed']} changed, {c['open']} open, {c['voided']} voided, {c['error']} errors — {mark}")
         for e in d["error"]:
             console.print(f"  error {e['receipt']}: {e['reason']}")
