@@ -112,7 +112,7 @@ class Change:
     booked_hash: str | None  # the content hash of that booking
     payments: list
     booking: Booking | None = None  # the new legs to book
-    reverse: list | None = None  # the stored posting rows to reverse
+    reverse: bool = False  # take out what it booked before (a change, or voided after booking)
     groups: list = field(default_factory=list)  # (group, legs as JSON) this run posts, per entry
     pk: int = 0
     new: bool = False  # first seen in this run
@@ -139,7 +139,7 @@ class RunResult:
 
     def receipts(self) -> dict:
         out: dict = {s: [] for s in STATUSES}
-        for c in sorted(self.changes, key=lambda c: c.seen.key):
+        for c in sorted(self.changes, key=lambda c: c.seen.key[1]):
             rid = c.seen.key[1]
             out[c.status].append({"receipt": rid, "message": c.reason} if c.status == "error" else rid)
         return out
@@ -264,7 +264,7 @@ def decide(ruleset: RuleSet, seen: Seen, stored: StoredReceipt | None, stored_pa
             status = "changed" if was_booked else "booked"  # or late: decided when its entries are
             change = Change(seen, stored, status, None, status, seen.hash,
                             _booked_payments(booking, ruleset, cache), booking=booking)
-            change.reverse = [] if was_booked else None
+            change.reverse = was_booked
             return change
     if problem is not None:
         payments = stored_payments if was_booked else _payments(obj)
@@ -276,7 +276,7 @@ def decide(ruleset: RuleSet, seen: Seen, stored: StoredReceipt | None, stored_pa
     # voided
     change = Change(seen, stored, "voided", "voided after it was booked: its booking is reversed" if was_booked
                     else None, None, None, _payments(obj))
-    change.reverse = [] if was_booked else None
+    change.reverse = was_booked
     return change
 
 
@@ -469,10 +469,9 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
         change = decide(ruleset, s, stored, stored_payments, journals)
         if change.status not in ("error", "open"):
             s.content = None  # kept only while a receipt waits (see write)
-        rows = store.postings_of(stored.pk) if change.reverse is not None else None
-        corrects = planner.reverse(change, rows) if rows is not None else ()
+        corrects = planner.reverse(change, store.postings_of(stored.pk)) if change.reverse else ()
         if change.booking is not None:
-            planner.book(change, corrects if change.reverse is not None else ())
+            planner.book(change, corrects)
             change.booking = None  # its legs are in the planner and in change.groups now
         changes.append(change)
     if progress:
