@@ -261,6 +261,21 @@ def test_a_changed_receipt_is_reversed_as_booked_and_booked_anew(db, rules):
     assert run(rules, db, [changed]).entries == []
 
 
+def test_only_the_journals_whose_books_change_are_corrected(db, rules):
+    r = receipt("AMS01-K1-1", number="1", method="pin")
+    first = run(rules, db, [r])
+    result = run(rules, db, [dict(r, payments=[{"method": "cash", "amount": "3.25"}])])  # paid cash after all
+    assert statuses_of(result) == {"AMS01-K1-1": "changed"}
+    assert sorted((e["kind"], e["journal"]) for e in result.entries) == [
+        ("rebooking", "KAS"), ("rebooking", "MEM"), ("reversal", "MEM")]  # the sales entry (VRK) stands
+    mem = next(e["id"] for e in first.entries if e["journal"] == "MEM")
+    assert all(e["corrects"] == [mem] for e in result.entries)
+    # Other content with the same books (a time stamp) corrects nothing and keeps its status.
+    again = run(rules, db, [dict(r, payments=[{"method": "cash", "amount": "3.25"}], created="2026-11-21T07:00:00")])
+    assert statuses_of(again) == {"AMS01-K1-1": "changed"} and again.entries == []
+    assert ledger_nets(db) == scratch_nets(rules, [dict(r, payments=[{"method": "cash", "amount": "3.25"}])])
+
+
 def test_a_reversal_reverses_what_was_booked_even_after_the_rule_file_changed(db, rules, tmp_path):
     r1 = receipt("AMS01-K1-1", number="1")
     run(rules, db, [r1])
@@ -291,8 +306,11 @@ def test_an_individual_receipt_changed_gets_its_own_correction(db, rules):
     run(rules, db, [inv])
     result = run(rules, db, [dict(inv, lines=[dict(inv["lines"][0], unit_price="25.00")],
                                   payments=[{"method": "invoice", "amount": "25.00"}])])
-    assert sorted((e["kind"], e["key"]) for e in result.entries) == [
-        ("rebooking", "AMS01-K2-7"), ("rebooking", "AMS01-K2-7"), ("reversal", "AMS01-K2-7"), ("reversal", "AMS01-K2-7")]
+    # Only the invoice in the sales journal changed; its cost of goods (MEM) is left as booked.
+    assert sorted((e["kind"], e["journal"], e["key"]) for e in result.entries) == [
+        ("rebooking", "VRK", "AMS01-K2-7"), ("reversal", "VRK", "AMS01-K2-7")]
+    assert ledger_nets(db) == scratch_nets(rules, [dict(inv, lines=[dict(inv["lines"][0], unit_price="25.00")],
+                                                        payments=[{"method": "invoice", "amount": "25.00"}])])
 
 
 def test_booked_entries_are_immutable_in_the_database(db, rules):

@@ -21,7 +21,9 @@ What a run does with a receipt it sees, given what the ledger holds:
                                     already has a booked entry, in a supplementary entry: late
     booked, content changed         a reversal of exactly the legs it booked (as stored, whatever
                                     the rule file says now) + its new booking, each in a correction
-                                    entry pointing at the entries it corrects: changed
+                                    entry pointing at the entries it corrects: changed. Only the
+                                    groups (journal, day/store) whose books change are corrected;
+                                    the same books under other content correct nothing.
     booked, now voided              the reversal only: voided
     booked, now broken or open      error; its booking stands (the booked content again restores
                                     its status, with no correction entries)
@@ -300,14 +302,35 @@ def _entry_from(journal: str, date: str, mode: str, key: str, description: str, 
     return Entry(journal, date, mode, key, description, tuple(sorted(receipts)), tuple(out))
 
 
-def _current_entries(rows: list[list[dict]]) -> tuple[int, ...]:
-    """The entries that hold a receipt's current booking: those posted since its last reversal."""
-    current: list[int] = []
+def _current_entries(rows: list[list[dict]]) -> dict[tuple, list[int]]:
+    """Per group (journal, mode, key): the entries that hold the receipt's current booking there,
+    those it was posted into since the group's last reversal."""
+    current: dict[tuple, list[int]] = {}
     for row in rows:
-        if any(g["t"] == "reversal" for g in row):
-            current = []
-        current += [g["e"] for g in row if g["t"] != "reversal" and g["e"] is not None]
-    return tuple(sorted(set(current)))
+        for g in row:
+            group = (g["j"], g["m"], g["k"])
+            if g["t"] == "reversal":
+                current[group] = []
+            elif g["e"] is not None:
+                current.setdefault(group, []).append(g["e"])
+    return current
+
+
+def _stored_nets(rows: list[list[dict]]) -> dict[tuple, dict]:
+    """Per group: what the receipt has booked there now, netted per (account, debtor, VAT)."""
+    nets: dict[tuple, dict] = {}
+    for row in rows:
+        for g in row:
+            _net(nets.setdefault((g["j"], g["m"], g["k"]), {}), g["l"])
+    return {group: {k: v for k, v in lines.items() if v} for group, lines in nets.items()}
+
+
+def _new_nets(booking: Booking) -> dict[tuple, dict]:
+    key = "/".join(booking.key)
+    nets: dict[tuple, dict] = {}
+    for l in booking.legs:
+        _net(nets.setdefault((l.journal, booking.mode, key), {}), [(l.account, l.debtor, l.vat, l.amount)])
+    return {group: {k: v for k, v in lines.items() if v} for group, lines in nets.items()}
 
 
 def _ids(ids) -> str:
@@ -339,12 +362,14 @@ class _Planner:
             b = self.builders[(kind, corrects)] = EntryBuilder(self.ruleset)
         return b
 
-    def book(self, change: Change, corrects: tuple = ()) -> None:
+    def book(self, change: Change, corrects: tuple = (), keep: frozenset = frozenset()) -> None:
+        """Book the change's new legs; groups in `keep` already hold exactly these and are left alone."""
         booking = change.booking
         key = "/".join(booking.key)
         by_journal: dict[str, list[Leg]] = {}
         for leg in booking.legs:
-            by_journal.setdefault(leg.journal, []).append(leg)
+            if (leg.journal, booking.mode, key) not in keep:
+                by_journal.setdefault(leg.journal, []).append(leg)
         late = False
         for journal, legs in by_journal.items():
             if corrects:
@@ -360,17 +385,15 @@ class _Planner:
         if late and change.status == "booked":
             change.status = change.booked_as = "late"
 
-    def reverse(self, change: Change, rows: list[list[dict]]) -> tuple:
-        """Take out exactly what the receipt booked, as stored; returns the entries it corrects."""
-        corrects = _current_entries(rows)
-        per_group: dict[tuple, dict] = {}
-        for row in rows:
-            for g in row:
-                _net(per_group.setdefault((g["j"], g["m"], g["k"]), {}), g["l"])
-        for (journal, mode, key), lines in per_group.items():
-            legs = [[a, d, v, str(-amount)] for (a, d, v), amount in lines.items() if amount]
-            if not legs:
-                continue
+    def reverse(self, change: Change, rows: list[list[dict]], keep: frozenset = frozenset()) -> tuple:
+        """Take out exactly what the receipt booked, as stored, except in the groups in `keep`
+        (where its new booking is the same); returns the entries it corrects."""
+        current = _current_entries(rows)
+        nets = _stored_nets(rows)
+        reversed_groups = [g for g, lines in nets.items() if lines and g not in keep]
+        corrects = tuple(sorted({e for g in (reversed_groups or current) for e in current.get(g, ())}))
+        for (journal, mode, key) in reversed_groups:
+            legs = [[a, d, v, str(-amount)] for (a, d, v), amount in nets[(journal, mode, key)].items()]
             slot = self.reversals.setdefault((journal, mode, key, corrects),
                                              {"lines": {}, "receipts": set(), "entries": set()})
             _net(slot["lines"], legs)
@@ -469,9 +492,19 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
         change = decide(ruleset, s, stored, stored_payments, journals)
         if change.status not in ("error", "open"):
             s.content = None  # kept only while a receipt waits (see write)
-        corrects = planner.reverse(change, store.postings_of(stored.pk)) if change.reverse else ()
+        corrects, keep = (), frozenset()
+        if change.reverse:
+            rows = store.postings_of(stored.pk)
+            if change.booking is not None:
+                # Journals where the new content books exactly what is booked need no correction.
+                new = _new_nets(change.booking)
+                keep = frozenset(g for g, lines in _stored_nets(rows).items() if new.get(g, {}) == lines)
+            corrects = planner.reverse(change, rows, keep)
         if change.booking is not None:
-            planner.book(change, corrects)
+            planner.book(change, corrects, keep)
+            if change.reverse and not change.groups:
+                # Other content, the same books (a name, a time stamp): nothing to correct.
+                change.status = change.booked_as = stored.booked_as
             change.booking = None  # its legs are in the planner and in change.groups now
         changes.append(change)
     if progress:
