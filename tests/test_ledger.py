@@ -489,6 +489,8 @@ def test_status_after_a_day_with_every_kind_of_receipt(db, rules, snapshot):
     assert report["totals"]["error"] == 1 and not ams["complete"]
     result = tp("status", "--db", db, "--format", "json")
     assert json.loads(result.stdout) == report
+    assert tp("status", "--db", db, "--check").exit_code == 1
+    assert tp("status", "--db", db, "--check", "--store", "WEB").exit_code == 0
     table = tp("status", "--db", db, "--date", "2026-11-20").stdout
     assert table == snapshot(name="table")
 

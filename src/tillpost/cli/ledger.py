@@ -117,9 +117,14 @@ def process_cmd(rules, receipts, db, trial, stores, registers, receipt_ids, retr
 @click.option("--date", "day", default=None, help="Only this business day (YYYY-MM-DD).")
 @click.option("--store", "shop", default=None, help="Only this store.")
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
-def status_cmd(db, day, shop, fmt) -> None:
+@click.option("--check", is_flag=True, help="Exit 1 when a day shown is not complete (for a scheduler's alert).")
+def status_cmd(db, day, shop, fmt, check) -> None:
     """Per business day and store: booked / late / changed / open / voided / errors, the gaps in each
-    register's receipt numbers, and the payments per method against what was booked."""
+    register's receipt numbers, and the payments per method against what was booked.
+
+    A day is complete when nothing is open or in error, no receipt number is missing
+    and every payment is booked.
+    """
     import json
     import os
 
@@ -141,6 +146,8 @@ def status_cmd(db, day, shop, fmt) -> None:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         click.echo(to_table(report), nl=False)
+    if check and not all(d["complete"] for d in report["days"]):
+        sys.exit(1)
 
 
 @cli.command("watch")
