@@ -535,3 +535,13 @@ def test_a_source_adapters_error_keeps_its_reason_in_the_queue(db, rules):
     store.close()
     assert report["days"][0]["error"] == [
         {"receipt": "AMS01-K1-2", "reason": "Lightspeed Retail sale 2: unitPrice is '3,25', not a number"}]
+
+
+def test_json_lines_broken_half_way_book_nothing_of_the_file(db, tmp_path):
+    tp("process", BAKERY, DAY, "--db", db, "--final")
+    before = dump(db)
+    lines = tmp_path / "day.jsonl"
+    lines.write_text(json.dumps(receipt("AMS01-K1-20", number="20")) + "\n{\"id\": \"AMS01-K1-21\", \n")
+    result = tp("process", BAKERY, lines, "--db", db, "--final")
+    assert result.exit_code == 2 and "day.jsonl:2:" in result.stderr and "malformed JSON" in result.stderr
+    assert dump(db) == before
