@@ -69,6 +69,26 @@ def _split_vat(vat: Decimal, grosses: list[Decimal], rate: Decimal, cent: Decima
     return shares
 
 
+# A line's gross and cost depend on the line alone, and the reader hands out one Line
+# object for every copy of the same line: they are worked out once per line object.
+_MEMO_MAX = 100_000
+
+
+def _line_memo(ruleset: RuleSet) -> dict:
+    memo = ruleset.__dict__.get("_line_amounts")
+    if memo is None:
+        memo = ruleset.__dict__["_line_amounts"] = {}
+    return memo
+
+
+def _line_amounts(line, cent: Decimal) -> tuple[Decimal, Decimal | None, bool]:
+    """(gross, cost, whether the discount fits the currency's cents) of one line."""
+    discount = line.discount
+    gross = (line.quantity * line.unit_price - discount).quantize(cent, ROUND_HALF_UP)
+    cost = None if line.cost is None else (line.quantity * line.cost).quantize(cent, ROUND_HALF_UP)
+    return gross, cost, not discount or discount.quantize(cent) == discount
+
+
 def _too_fine(value: Decimal, where: str, ruleset: RuleSet) -> str:
     return f"{where} {value} has more decimals than {ruleset.currency} has ({ruleset.decimals})"
 
@@ -87,15 +107,22 @@ def facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], De
     # Line gross, and the lines per VAT name in receipt order.
     lines = receipt.lines
     grosses = []
+    costs = []
     by_vat: dict[str, list[int]] = {}
+    memo = _line_memo(ruleset)
     for i, line in enumerate(lines):
-        discount = line.discount
-        if discount:
-            if discount.quantize(cent) != discount:
-                reasons.append(_too_fine(discount, f"lines[{i}].discount", ruleset))
-            grosses.append((line.quantity * line.unit_price - discount).quantize(cent, ROUND_HALF_UP))
-        else:
-            grosses.append((line.quantity * line.unit_price).quantize(cent, ROUND_HALF_UP))
+        amounts = memo.get(line)
+        if amounts is None:
+            amounts = _line_amounts(line, cent)
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            memo[line] = amounts
+        gross, cost, discount_ok = amounts
+        if not discount_ok:
+            reasons.append(_too_fine(line.discount, f"lines[{i}].discount", ruleset))
+        grosses.append(gross)
+        if cost is not None:
+            costs.append(("cost", cost, (line.category, line.sku), i))
         name = line.vat
         if name in by_vat:
             by_vat[name].append(i)
@@ -151,12 +178,9 @@ def facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], De
             taxes[name] = value
 
     facts = []
-    costs = []
     i = 0
     for line in lines:
         facts.append(("sale", nets[i], (line.category, line.sku, line.vat), i))
-        if line.cost is not None:
-            costs.append(("cost", (line.quantity * line.cost).quantize(cent, ROUND_HALF_UP), (line.category, line.sku), i))
         i += 1
     total = sum(nets) + sum(taxes.values())
     for name, value in taxes.items():

@@ -67,7 +67,7 @@ class _FloatSeen(Exception):
 # (a frozen dataclass costs five times as much to build); treat them as immutable.
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Line:
     category: str
     sku: str
@@ -183,7 +183,31 @@ def _real_date(text: str) -> bool:
         return False
 
 
+# The same line comes back on receipt after receipt (one croissant, two coffees): a
+# line that was read once is not read again. The key holds the line's keys, values
+# and their types, so `1` never stands in for `true` or `1.0`.
+_lines: dict = {}
+_LINES_MAX = 100_000
+
+
 def _read_line(line) -> Line:
+    if type(line) is dict:
+        values = tuple(line.values())
+        try:
+            key = (tuple(line), values, tuple(map(type, values)))
+            found = _lines.get(key)
+        except TypeError:  # an unhashable value: a list or an object where text belongs
+            raise _Invalid from None
+        if found is not None:
+            return found
+    read = _read_new_line(line)
+    if len(_lines) >= _LINES_MAX:
+        _lines.clear()
+    _lines[key] = read
+    return read
+
+
+def _read_new_line(line) -> Line:
     if type(line) is not dict or not line.keys() <= LINE_KEYS or not _LINE_REQUIRED <= line.keys():
         raise _Invalid
     vat = line["vat"]
