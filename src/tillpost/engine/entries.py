@@ -97,7 +97,7 @@ class EntryBuilder:
         last = None
         for stem, amount in booking.postings:
             sums[stem] = get(stem, ZERO) + amount if sign > 0 else get(stem, ZERO) - amount
-            journal = stem[0]
+            journal = stem.journal
             if journal is not last:
                 last = journal
                 ids = receipts.get(journal)
@@ -130,12 +130,12 @@ class EntryBuilder:
         cent = self.ruleset.cent
         for (mode, key), group in self.groups.items():
             per_journal: dict[str, dict] = {}
-            for (journal, debit, credit, _), amount in group.sums.items():
-                lines = per_journal.get(journal)
+            for stem, amount in group.sums.items():
+                lines = per_journal.get(stem.journal)
                 if lines is None:
-                    lines = per_journal[journal] = {}
-                lines[debit] = lines.get(debit, ZERO) + amount
-                lines[credit] = lines.get(credit, ZERO) - amount
+                    lines = per_journal[stem.journal] = {}
+                lines[stem.debit] = lines.get(stem.debit, ZERO) + amount
+                lines[stem.credit] = lines.get(stem.credit, ZERO) - amount
             description = " ".join(self.ruleset.describe[mode].format(**group.fields).split())
             for journal, sums in per_journal.items():
                 lines = []

@@ -29,17 +29,25 @@ class Leg(NamedTuple):
     amount: Decimal
 
 
-class Stem(NamedTuple):
+class Stem:
     """What a posting is, but for its amount: the same for every fact a rule books
-    with one debtor and one VAT name, so it is made once and shared (`RuleSet.stems`).
+    with one debtor and one VAT name, so it is made once and shared (see `_Plans`).
 
     The line keys are the (account, debtor, VAT name) an entry sums its lines by.
+    Stems hash by identity: entries sum amounts per stem object (cheap), and spread
+    them over lines by those keys at the end, so two equal stems still add up.
     """
 
-    journal: str
-    debit: tuple  # (account, debtor, vat) of the debit leg
-    credit: tuple  # (account, debtor, vat) of the credit leg
-    debtors_account: str | None  # the number of its debtors account, whose lines need a debtor
+    __slots__ = ("journal", "debit", "credit", "debtors_account")
+
+    def __init__(self, journal: str, debit: tuple, credit: tuple, debtors_account: str | None):
+        self.journal = journal
+        self.debit = debit  # (account, debtor, vat) of the debit leg
+        self.credit = credit  # (account, debtor, vat) of the credit leg
+        self.debtors_account = debtors_account  # the debtors account among the two, whose lines need a debtor
+
+    def __repr__(self) -> str:
+        return f"Stem({self.journal}, {self.debit} -> {self.credit})"
 
 
 def stem(post, debtor: str | None, vat: str | None) -> Stem:
@@ -67,9 +75,9 @@ class Booking:
     @property
     def legs(self) -> list[Leg]:
         legs = []
-        for (journal, debit, credit, _), amount in self.postings:
-            legs.append(Leg(journal, *debit, amount))
-            legs.append(Leg(journal, *credit, -amount))
+        for s, amount in self.postings:
+            legs.append(Leg(s.journal, *s.debit, amount))
+            legs.append(Leg(s.journal, *s.credit, -amount))
         return legs
 
     def journals(self) -> list[str]:

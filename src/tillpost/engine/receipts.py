@@ -358,8 +358,8 @@ class Records:
 
     source: str
     items: list
-    raw: bytes = b""  # the whole document, to decode it again exactly
-    line_numbers: list | None = None  # JSON Lines: the file line of each item
+    raw: bytes = b""  # the whole input, to decode it again exactly or find a line in it
+    jsonl: bool = False  # items are the non-empty lines of JSON Lines
     exact: bool = False  # decoded with Decimal fractions already
     # Source adapters: item index → why that source record could not be read. Its item is
     # a stub {"id": …}; booking reports it as an error for that id instead of reading it.
@@ -379,7 +379,17 @@ class Records:
             try:
                 return _exact(item)
             except json.JSONDecodeError as e:
-                raise InputError(self.source, f"malformed JSON: {e.msg}", self.line_numbers[i], e.colno) from None
+                raise InputError(self.source, f"malformed JSON: {e.msg}", self.line_of(i), e.colno) from None
+
+    def line_of(self, i: int) -> int:
+        """The file line of JSON Lines item i (counted again: only errors need it)."""
+        seen = -1
+        for n, line in enumerate(self.raw.split(b"\n"), start=1):
+            if line.strip():
+                seen += 1
+                if seen == i:
+                    return n
+        return 0
 
     def get_exact(self, i: int):
         item = self.items[i]
@@ -426,18 +436,14 @@ def parse_input(data: bytes, source: str = "<input>") -> Records:
             doc = None
         if doc is not None:
             return Records(source, _split_document(source, doc, exact=False), raw=data)
-        items, numbers = [], []
-        for n, line in enumerate(data.split(b"\n"), start=1):
-            if line.strip():
-                items.append(line)
-                numbers.append(n)
+        items = [line for line in data.split(b"\n") if line.strip()]
         try:
             _exact(items[0])
         except json.JSONDecodeError:
             # Not JSON Lines after all but one document, which orjson refused: the
             # exact decoder reads it or says where it is broken.
             return Records(source, _split_document(source, data, exact=True), raw=data, exact=True)
-        return Records(source, items, line_numbers=numbers)
+        return Records(source, items, raw=data, jsonl=True)
     try:
         _exact(data)
     except json.JSONDecodeError as e:

@@ -206,8 +206,8 @@ def scan(inputs: list[Records], selection: Selection, progress: Progress | None 
 
 def stored_records(rows: list[tuple[str, str, str]]) -> Records:
     """Stored receipt contents, readable again exactly like JSON Lines."""
-    return Records(FROM_LEDGER, [content.encode() for _, _, content in rows],
-                   line_numbers=list(range(1, len(rows) + 1)))
+    items = [content.encode() for _, _, content in rows]
+    return Records(FROM_LEDGER, items, raw=b"\n".join(items), jsonl=True)
 
 
 # -- deciding, per receipt -----------------------------------------------------------------
