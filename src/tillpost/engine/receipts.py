@@ -358,8 +358,8 @@ class Records:
 
     source: str
     items: list
-    raw: bytes = b""  # the whole input, to decode it again exactly or find a line in it
-    jsonl: bool = False  # items are the non-empty lines of JSON Lines
+    raw: bytes = b""  # the whole document, to decode it again exactly
+    line_numbers: list | None = None  # JSON Lines: the file line of each item (None: item i is line i + 1)
     exact: bool = False  # decoded with Decimal fractions already
     # Source adapters: item index → why that source record could not be read. Its item is
     # a stub {"id": …}; booking reports it as an error for that id instead of reading it.
@@ -382,14 +382,8 @@ class Records:
                 raise InputError(self.source, f"malformed JSON: {e.msg}", self.line_of(i), e.colno) from None
 
     def line_of(self, i: int) -> int:
-        """The file line of JSON Lines item i (counted again: only errors need it)."""
-        seen = -1
-        for n, line in enumerate(self.raw.split(b"\n"), start=1):
-            if line.strip():
-                seen += 1
-                if seen == i:
-                    return n
-        return 0
+        """The file line of JSON Lines item i."""
+        return self.line_numbers[i] if self.line_numbers else i + 1
 
     def get_exact(self, i: int):
         item = self.items[i]
@@ -436,14 +430,21 @@ def parse_input(data: bytes, source: str = "<input>") -> Records:
             doc = None
         if doc is not None:
             return Records(source, _split_document(source, doc, exact=False), raw=data)
-        items = [line for line in data.split(b"\n") if line.strip()]
+        lines = data.split(b"\n")
+        items = [line for line in lines if line.strip()]
+        # Line numbers for error messages: item i is line i + 1 unless blank lines
+        # stand between them, which is rare enough to count them the slow way.
+        numbers = None
+        if len(items) != len(lines) - (not lines[-1].strip()):
+            numbers = [n for n, line in enumerate(lines, start=1) if line.strip()]
+        del lines
         try:
             _exact(items[0])
         except json.JSONDecodeError:
             # Not JSON Lines after all but one document, which orjson refused: the
             # exact decoder reads it or says where it is broken.
             return Records(source, _split_document(source, data, exact=True), raw=data, exact=True)
-        return Records(source, items, raw=data, jsonl=True)
+        return Records(source, items, line_numbers=numbers)
     try:
         _exact(data)
     except json.JSONDecodeError as e:

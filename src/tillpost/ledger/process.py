@@ -206,8 +206,7 @@ def scan(inputs: list[Records], selection: Selection, progress: Progress | None 
 
 def stored_records(rows: list[tuple[str, str, str]]) -> Records:
     """Stored receipt contents, readable again exactly like JSON Lines."""
-    items = [content.encode() for _, _, content in rows]
-    return Records(FROM_LEDGER, items, raw=b"\n".join(items), jsonl=True)
+    return Records(FROM_LEDGER, [content.encode() for _, _, content in rows])
 
 
 # -- deciding, per receipt -----------------------------------------------------------------
