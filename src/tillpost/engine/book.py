@@ -75,13 +75,23 @@ def _book(ruleset: RuleSet, receipts, keep_bookings: bool, selected) -> BookResu
     builder = EntryBuilder(ruleset)
     first: dict[str, int] = {}  # id → index of its first occurrence
     duplicates: dict[str, int] = {}  # id → how often it occurs
-    status: dict[str, str] = {}  # id → booked | open | voided | error
+    status: dict[str, str] = {}  # id → open | voided | error; booked receipts are the others in `first`
     errors: dict[str, str] = {}
     bookings: dict[str, Booking] = {}
+    add = builder.add
+    get = records.get
+    has_errors = bool(records.errors)
 
     for i in range(len(records)):
-        obj, receipt, problem = _read(records, i)
-        rid = receipt.id if receipt else receipt_id(obj, i)
+        obj = get(i)
+        problem = None
+        try:
+            receipt = read_receipt(obj) if not has_errors or i not in records.errors else None
+        except (ReceiptInvalid, _FloatSeen):
+            receipt = None
+        if receipt is None:
+            obj, receipt, problem = _read(records, i)
+        rid = receipt.id if receipt is not None else receipt_id(obj, i)
         if rid in first:
             duplicates[rid] = duplicates.get(rid, 1) + 1
             continue
@@ -90,22 +100,22 @@ def _book(ruleset: RuleSet, receipts, keep_bookings: bool, selected) -> BookResu
             status[rid], errors[rid] = "error", problem
             continue
         if selected is not None and not selected(receipt):
+            status[rid] = "unselected"
             continue
         if receipt.status != "completed":
             status[rid] = receipt.status
             continue
         booking = book_receipt(receipt, ruleset)
-        if isinstance(booking, ReceiptError):
+        if type(booking) is ReceiptError:
             status[rid], errors[rid] = "error", booking.message
             continue
-        status[rid] = "booked"
-        builder.add(booking)
+        add(booking)
         if keep_bookings:
             bookings[rid] = booking
 
     for rid, count in duplicates.items():
         # Which copy is right cannot be known: book none of them.
-        if status.get(rid) == "booked":
+        if rid not in status:  # the first copy was booked: take it back out
             booking = bookings.pop(rid, None)
             if booking is None:
                 _, receipt, _ = _read(records, first[rid])

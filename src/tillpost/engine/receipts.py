@@ -431,12 +431,12 @@ def parse_input(data: bytes, source: str = "<input>") -> Records:
         if doc is not None:
             return Records(source, _split_document(source, doc, exact=False), raw=data)
         lines = data.split(b"\n")
-        items = [line for line in lines if line.strip()]
+        items = [line for line in lines if line and not line.isspace()]
         # Line numbers for error messages: item i is line i + 1 unless blank lines
         # stand between them, which is rare enough to count them the slow way.
         numbers = None
-        if len(items) != len(lines) - (not lines[-1].strip()):
-            numbers = [n for n, line in enumerate(lines, start=1) if line.strip()]
+        if len(items) != len(lines) - (not lines[-1] or lines[-1].isspace()):
+            numbers = [n for n, line in enumerate(lines, start=1) if line and not line.isspace()]
         del lines
         try:
             _exact(items[0])
