@@ -81,12 +81,14 @@ def _line_memo(ruleset: RuleSet) -> dict:
     return memo
 
 
-def _line_amounts(line, cent: Decimal) -> tuple[Decimal, Decimal | None, bool]:
-    """(gross, cost, whether the discount fits the currency's cents) of one line."""
+def _line_amounts(line, cent: Decimal) -> tuple:
+    """What a line alone decides: its gross, its cost, whether its discount fits the
+    currency's cents, and the attribute values of its sale and cost facts."""
     discount = line.discount
     gross = (line.quantity * line.unit_price - discount).quantize(cent, ROUND_HALF_UP)
     cost = None if line.cost is None else (line.quantity * line.cost).quantize(cent, ROUND_HALF_UP)
-    return gross, cost, not discount or discount.quantize(cent) == discount
+    return (gross, cost, not discount or discount.quantize(cent) == discount,
+            (line.category, line.sku, line.vat), (line.category, line.sku))
 
 
 def _too_fine(value: Decimal, where: str, ruleset: RuleSet) -> str:
@@ -107,6 +109,7 @@ def facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], De
     # Line gross, and the lines per VAT name in receipt order.
     lines = receipt.lines
     grosses = []
+    sales = []
     costs = []
     by_vat: dict[str, list[int]] = {}
     memo = _line_memo(ruleset)
@@ -117,12 +120,13 @@ def facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], De
             if len(memo) >= _MEMO_MAX:
                 memo.clear()
             memo[line] = amounts
-        gross, cost, discount_ok = amounts
+        gross, cost, discount_ok, sale_values, cost_values = amounts
         if not discount_ok:
             reasons.append(_too_fine(line.discount, f"lines[{i}].discount", ruleset))
         grosses.append(gross)
+        sales.append(sale_values)
         if cost is not None:
-            costs.append(("cost", cost, (line.category, line.sku), i))
+            costs.append(("cost", cost, cost_values, i))
         name = line.vat
         if name in by_vat:
             by_vat[name].append(i)
@@ -179,8 +183,8 @@ def facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], De
 
     facts = []
     i = 0
-    for line in lines:
-        facts.append(("sale", nets[i], (line.category, line.sku, line.vat), i))
+    for values in sales:
+        facts.append(("sale", nets[i], values, i))
         i += 1
     total = sum(nets) + sum(taxes.values())
     for name, value in taxes.items():
