@@ -170,11 +170,6 @@ def _is_text(value) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _date_ok(text: str) -> bool:
-    return _DATE.fullmatch(text) is not None
-
-
-@lru_cache(maxsize=4096)
 def _real_date(text: str) -> bool:
     try:
         _dt.date.fromisoformat(text)
@@ -233,27 +228,52 @@ def _read_vat(item) -> tuple[str, Decimal]:
     return item["name"], _decimal(item["amount"])
 
 
+_heads: dict = {}
+_HEADS_MAX = 10_000
+
+
+def _check_head(obj: dict) -> tuple:
+    """Check the fields a receipt shares with its store, register and day."""
+    store, date, status, currency = obj["store"], obj["date"], obj["status"], obj["currency"]
+    if not (_is_text(store) and type(date) is str and _DATE.fullmatch(date) and type(status) is str
+            and status in STATUSES and type(currency) is str and _CURRENCY.fullmatch(currency)):
+        raise _Invalid
+    register = _optional_text(obj, "register", True) or ""
+    source = _optional_text(obj, "source", False) or ""
+    if not _real_date(date):
+        raise ReceiptInvalid("$.date", f"{date!r} is not a day of the calendar")
+    return store, register, source, date, status, currency
+
+
 def read_receipt(obj) -> Receipt:
     """Check one decoded receipt against the schema and convert it; raises ReceiptInvalid."""
     if type(obj) is not dict or not obj.keys() <= RECEIPT_KEYS or not _RECEIPT_REQUIRED <= obj.keys():
         raise _Invalid
     get = obj.get
-    rid, store, date, status = obj["id"], obj["store"], obj["date"], obj["status"]
-    if not (_is_text(rid) and _is_text(store) and type(date) is str and _date_ok(date) and status in STATUSES and type(status) is str):
-        raise _Invalid
-    number = _optional_text(obj, "number", True)
-    register = _optional_text(obj, "register", True) or ""
-    source = _optional_text(obj, "source", False) or ""
-    created = get("created")
-    if created is not None or "created" in obj:
-        if type(created) is not str or _CREATED.fullmatch(created) is None:
-            raise _Invalid
-    currency = obj["currency"]
-    if type(currency) is not str or _CURRENCY.fullmatch(currency) is None:
+    rid = obj["id"]
+    if type(rid) is not str or not rid:
         raise _Invalid
     incl = obj["prices_include_vat"]
     if type(incl) is not bool:
         raise _Invalid
+    # The fields all receipts of a store, register and day share are checked once.
+    head = (obj["store"], get("register"), "register" in obj, get("source"), "source" in obj, obj["date"],
+            obj["status"], obj["currency"])
+    try:
+        checked = _heads.get(head)
+    except TypeError:  # an unhashable value where text belongs
+        raise _Invalid from None
+    if checked is None:
+        checked = _check_head(obj)
+        if len(_heads) >= _HEADS_MAX:
+            _heads.clear()
+        _heads[head] = checked
+    store, register, source, date, status, currency = checked
+    number = _optional_text(obj, "number", True)
+    created = get("created")
+    if created is not None or "created" in obj:
+        if type(created) is not str or _CREATED.fullmatch(created) is None:
+            raise _Invalid
 
     customer = get("customer")
     customer_id = customer_debtor = customer_name = None
@@ -282,8 +302,6 @@ def read_receipt(obj) -> Receipt:
     rounding = get("cash_rounding")
     rounding = ZERO if rounding is None and "cash_rounding" not in obj else _decimal(rounding)
 
-    if not _real_date(date):
-        raise ReceiptInvalid("$.date", f"{date!r} is not a day of the calendar")
     # Plain loops: a comprehension costs a frame of its own on Python 3.11.
     read_lines = []
     for line in lines:
