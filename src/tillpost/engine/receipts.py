@@ -30,6 +30,8 @@ _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _DATE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
 _CREATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_SPACE = re.compile(rb"\s*")
+_NOT_SPACE = re.compile(rb"\S")
 
 STATUSES = ("completed", "open", "voided")
 RECEIPT_KEYS = frozenset((
@@ -179,26 +181,29 @@ def _real_date(text: str) -> bool:
 
 
 # The same line comes back on receipt after receipt (one croissant, two coffees): a
-# line that was read once is not read again. The key holds the line's keys, values
-# and their types, so `1` never stands in for `true` or `1.0`.
+# line that was read once is not read again. Only lines whose values are all text
+# are remembered: text equals only text, so a remembered line never stands in for
+# one with a number, `true` or a float where it had text.
 _lines: dict = {}
 _LINES_MAX = 100_000
 
 
 def _read_line(line) -> Line:
-    if type(line) is dict:
-        values = tuple(line.values())
-        try:
-            key = (tuple(line), values, tuple(map(type, values)))
-            found = _lines.get(key)
-        except TypeError:  # an unhashable value: a list or an object where text belongs
-            raise _Invalid from None
-        if found is not None:
-            return found
+    if type(line) is not dict:
+        raise _Invalid
+    values = tuple(line.values())
+    key = (tuple(line), values)
+    try:
+        found = _lines.get(key)
+    except TypeError:  # an unhashable value: a list or an object where text belongs
+        raise _Invalid from None
+    if found is not None:
+        return found
     read = _read_new_line(line)
-    if len(_lines) >= _LINES_MAX:
-        _lines.clear()
-    _lines[key] = read
+    if all(type(v) is str for v in values):
+        if len(_lines) >= _LINES_MAX:
+            _lines.clear()
+        _lines[key] = read
     return read
 
 
@@ -434,19 +439,28 @@ def _split_document(source: str, doc, exact: bool) -> list:
 
 def parse_input(data: bytes, source: str = "<input>") -> Records:
     """Split one input into its receipts: a JSON document or JSON Lines."""
-    stripped = data.lstrip()
-    if not stripped:
+    # Offsets rather than stripped copies: the input may be a hundred megabytes.
+    start = _SPACE.match(data).end()
+    if start == len(data):
         return Records(source, [], raw=data)
-    if stripped[:1] == b"[":
+    opening = data[start:start + 1]
+    if opening == b"[":
         return Records(source, _split_document(source, data, exact=False), raw=data)
-    # An object: one document, or JSON Lines (one object per line). A document that
-    # decodes whole is a document; otherwise each non-empty line is a receipt.
-    if stripped[:1] == b"{":
+    # An object: one document, or JSON Lines (one object per line). A first line that
+    # is a whole object, with more after it, makes JSON Lines; anything else is one
+    # document (decoding it all just to find out would cost more).
+    if opening == b"{":
+        end = data.find(b"\n", start)
         try:
-            doc = orjson.loads(data)
+            orjson.loads(data[start:end] if end != -1 else data[start:])
+            jsonl = end != -1 and _NOT_SPACE.search(data, end) is not None
         except orjson.JSONDecodeError:
-            doc = None
-        if doc is not None:
+            jsonl = False
+        if not jsonl:
+            try:
+                doc = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                return Records(source, _split_document(source, data, exact=True), raw=data, exact=True)
             return Records(source, _split_document(source, doc, exact=False), raw=data)
         lines = data.split(b"\n")
         items = [line for line in lines if line and not line.isspace()]
@@ -456,12 +470,6 @@ def parse_input(data: bytes, source: str = "<input>") -> Records:
         if len(items) != len(lines) - (not lines[-1] or lines[-1].isspace()):
             numbers = [n for n, line in enumerate(lines, start=1) if line and not line.isspace()]
         del lines
-        try:
-            _exact(items[0])
-        except json.JSONDecodeError:
-            # Not JSON Lines after all but one document, which orjson refused: the
-            # exact decoder reads it or says where it is broken.
-            return Records(source, _split_document(source, data, exact=True), raw=data, exact=True)
         return Records(source, items, line_numbers=numbers)
     try:
         _exact(data)
