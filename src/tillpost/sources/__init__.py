@@ -134,6 +134,33 @@ def to_records(origin: str, results) -> Records:
     return Records(origin, items, exact=True, errors=errors)
 
 
+READ_FAILURES = (TypeError, ValueError, AttributeError, KeyError, ArithmeticError)
+
+
+def each_record(records, source: str, what: str, id_name: str, id_of, read, label=None):
+    """(source id, receipt dict | SourceError) for each POS record: one that cannot be
+    read becomes an error that names it, never a crash and never a gap.
+
+    `id_of(record)` is its source id (empty when it has none), `read(record)` its
+    normalized receipt, `label(record, rid)` how messages name it.
+    """
+    for n, record in enumerate(records, start=1):
+        try:
+            rid = id_of(record)
+        except READ_FAILURES:  # not even an object
+            rid = ""
+        if not rid:
+            yield f"{source}#{n}", SourceError(f"{what.rsplit(' ', 1)[-1]} {n} of the input has no {id_name}")
+            continue
+        name = label(record, rid) if label else f"{what} {rid}"
+        try:
+            yield rid, read(record)
+        except SourceError as e:
+            yield rid, SourceError(f"{name}: " + "; ".join(e.reasons))
+        except READ_FAILURES as e:
+            yield rid, SourceError(f"{name}: cannot be read: {type(e).__name__}: {e}")
+
+
 def load_json(data: bytes, origin: str) -> list:
     """A JSON document or JSON Lines, numbers with fractions decoded as Decimal (never float)."""
     try:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as _dt
 from decimal import Decimal
 
-from . import load_json
+from . import each_record, load_json
 from .mapping import (
     GIFTCARD, SERVICE_CHARGE, TIP, ZERO, SourceError, cents, dec, dec_or, iso, line, line_gross, local, parse_time,
     printed_vat, text,
@@ -41,20 +41,14 @@ SIX = Decimal("0.000001")
 
 
 def convert(data: bytes, origin: str, mapper, options: dict):
-    n = 0
-    for doc in load_json(data, origin):
-        for day, sale in _sales(doc, options, origin):
-            n += 1
-            rid = str(sale.get("receiptId") or sale.get("accountFiscId") or "") if isinstance(sale, dict) else ""
-            if not rid:
-                yield f"{SOURCE}#{n}", SourceError(f"sale {n} of the input has no receiptId")
-                continue
-            try:
-                yield rid, sale_receipt(sale, day, mapper, options)
-            except SourceError as e:
-                yield rid, SourceError(f"Lightspeed K-Series receipt {rid}: " + "; ".join(e.reasons))
-            except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as e:
-                yield rid, SourceError(f"Lightspeed K-Series receipt {rid}: cannot be read: {type(e).__name__}: {e}")
+    days = (pair for doc in load_json(data, origin) for pair in _sales(doc, options, origin))
+    return each_record(days, SOURCE, "Lightspeed K-Series receipt", "receiptId", _receipt_id,
+                       lambda pair: sale_receipt(pair[1], pair[0], mapper, options))
+
+
+def _receipt_id(pair) -> str:
+    _, sale = pair
+    return str(sale.get("receiptId") or sale.get("accountFiscId") or "")
 
 
 class BusinessDay:

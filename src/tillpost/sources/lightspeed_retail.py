@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from . import load_json, time_zone
+from . import each_record, load_json, time_zone
 from .mapping import (
     GIFTCARD, TIP, ZERO, SourceError, as_list, cents, dec, dec_or, iso, line, line_gross, local, parse_time,
     printed_vat, text, truthy,
@@ -57,17 +57,9 @@ def _sales(doc) -> list:
 
 def convert(data: bytes, origin: str, mapper, options: dict):
     zone = time_zone(options, origin)
-    for n, sale in enumerate(s for doc in load_json(data, origin) for s in _sales(doc)):
-        rid = str(sale.get("saleID") or "") if isinstance(sale, dict) else ""
-        if not rid:
-            yield f"{SOURCE}#{n + 1}", SourceError(f"sale {n + 1} of the input has no saleID")
-            continue
-        try:
-            yield rid, sale_receipt(sale, mapper, zone, options)
-        except SourceError as e:
-            yield rid, SourceError(f"Lightspeed Retail sale {rid}: " + "; ".join(e.reasons))
-        except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as e:
-            yield rid, SourceError(f"Lightspeed Retail sale {rid}: cannot be read: {type(e).__name__}: {e}")
+    sales = (s for doc in load_json(data, origin) for s in _sales(doc))
+    return each_record(sales, SOURCE, "Lightspeed Retail sale", "saleID", lambda sale: str(sale.get("saleID") or ""),
+                       lambda sale: sale_receipt(sale, mapper, zone, options))
 
 
 def _status(sale: dict) -> str:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from . import load_json, time_zone
+from . import each_record, load_json, time_zone
 from .mapping import (
     GIFTCARD, ZERO, SourceError, cents, dec, dec_or, iso, line, line_gross, local, parse_time, printed_vat, text,
     truthy,
@@ -54,18 +54,10 @@ def _sales(doc) -> list:
 
 def convert(data: bytes, origin: str, mapper, options: dict):
     zone = time_zone(options, origin)
-    for n, sale in enumerate(s for doc in load_json(data, origin) for s in _sales(doc)):
-        rid = str(sale.get("id") or "") if isinstance(sale, dict) else ""
-        if not rid:
-            yield f"{SOURCE}#{n + 1}", SourceError(f"sale {n + 1} of the input has no id")
-            continue
-        try:
-            yield rid, sale_receipt(sale, mapper, zone, options)
-        except SourceError as e:
-            yield rid, SourceError(f"Lightspeed X-Series sale {sale.get('invoice_number') or rid}: "
-                                   + "; ".join(e.reasons))
-        except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as e:
-            yield rid, SourceError(f"Lightspeed X-Series sale {rid}: cannot be read: {type(e).__name__}: {e}")
+    sales = (s for doc in load_json(data, origin) for s in _sales(doc))
+    return each_record(sales, SOURCE, "Lightspeed X-Series sale", "id", lambda sale: str(sale.get("id") or ""),
+                       lambda sale: sale_receipt(sale, mapper, zone, options),
+                       label=lambda sale, rid: f"Lightspeed X-Series sale {sale.get('invoice_number') or rid}")
 
 
 def _status(sale: dict) -> str:
