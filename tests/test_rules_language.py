@@ -293,3 +293,12 @@ def test_check_of_a_missing_file_is_a_diagnostic_not_a_traceback(tmp_path):
     result = run_cli("check", str(tmp_path / "nope.rules"))
     assert result.returncode == 2
     assert "no such rule file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_check_reports_target_settings_the_target_does_not_have(tmp_path, examples):
+    rules = tmp_path / "client.rules"
+    rules.write_text((examples / "exact-globe.rules").read_text() + 'target exact-globe colour "blue"\n')
+    result = run_cli("check", str(rules))
+    assert result.returncode == 2
+    line = len(rules.read_text().splitlines())
+    assert f"{rules}:{line}:20: error: target 'exact-globe' has no setting 'colour'" in result.stderr

@@ -66,8 +66,11 @@ def check(rules: str, fmt: str, cases: tuple[str, ...]) -> None:
     from ..workflow.diff import receipt_files
     from ..workflow.lint import lint
 
+    from ..targets import check_target_settings
+
     ruleset, diagnostics = compile_file(rules)
     if ruleset is not None:
+        check_target_settings(ruleset, diagnostics)
         try:
             lint(ruleset, rules, diagnostics, receipt_files(list(cases)))
         except InputError as e:
@@ -75,7 +78,7 @@ def check(rules: str, fmt: str, cases: tuple[str, ...]) -> None:
             click.echo(str(e), err=True)
             sys.exit(2)
     print_diagnostics(diagnostics, fmt)
-    if ruleset is None:
+    if ruleset is None or diagnostics.errors:
         sys.exit(2)
     if fmt == "text":
         click.echo(f"{rules}: ok: {len(ruleset.rules)} rules, {len(ruleset.accounts)} accounts, "
@@ -98,7 +101,8 @@ def book_cmd(rules: str, receipts: str, fmt: str, source: str | None, target: st
     ruleset = compile_or_exit(rules)
     records = read_or_exit(receipts, ruleset, source)
     try:
-        result = book(ruleset, records)
+        # A target renders invoices with what the receipts say of their customers.
+        result = book(ruleset, records, keep_bookings=bool(target))
     except InputError as e:
         click.echo(str(e), err=True)
         sys.exit(2)

@@ -229,7 +229,8 @@ class _Compiler:
         if key in settings:
             self.d.error(st["setting"].pos, f"setting '{key}' of target '{st['target'].text}' is given twice")
         settings[key] = st["value"].text
-        self.target_settings.append(TargetSetting(st["target"].text, key, st["value"].text, st["value"].pos))
+        self.target_settings.append(TargetSetting(st["target"].text, key, st["value"].text, st["value"].pos,
+                                                  st["target"].pos, st["setting"].pos))
 
     def source_(self, st: Statement) -> None:
         what = st["what"]

@@ -149,7 +149,9 @@ class TargetSetting:
     target: str
     setting: str
     value: str
-    pos: Position
+    pos: Position  # of the value
+    target_pos: Position | None = None
+    setting_pos: Position | None = None
 
 
 @dataclass

@@ -338,10 +338,7 @@ def _ids(ids) -> str:
 
 def _journal_part(booking: Booking, journal: str) -> Booking:
     """The part of a booking that goes into one journal."""
-    only = getattr(booking, "only", None)
-    if only is not None:
-        return only(journal)
-    return replace(booking, legs=tuple(l for l in booking.legs if l.journal == journal))
+    return booking.only(journal)
 
 
 class _Planner:

@@ -154,15 +154,15 @@ def check_target_settings(ruleset: RuleSet, diagnostics: Diagnostics | None = No
     known = targets()
     first_pos = {}
     for ts in ruleset.target_settings:
-        first_pos.setdefault(ts.target, ts.pos)
+        first_pos.setdefault(ts.target, ts.target_pos or ts.pos)
         target = known.get(ts.target)
         if target is None:
-            d.error(ts.pos, f"unknown target '{ts.target}'; expected one of: {', '.join(known)}")
+            d.error(ts.target_pos or ts.pos, f"unknown target '{ts.target}'; expected one of: {', '.join(known)}")
             continue
         setting = target.setting(ts.setting)
         if setting is None:
             expected = ", ".join(target.settings) or "none"
-            d.error(ts.pos, f"target '{ts.target}' has no setting '{ts.setting}'; its settings: {expected}")
+            d.error(ts.setting_pos or ts.pos, f"target '{ts.target}' has no setting '{ts.setting}'; its settings: {expected}")
         elif setting.choices and ts.value not in setting.choices:
             d.error(ts.pos, f"setting '{ts.setting}' of target '{ts.target}' is one of {', '.join(setting.choices)}, "
                             f"not '{ts.value}'")
