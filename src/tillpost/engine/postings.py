@@ -158,15 +158,18 @@ def matched_rules(receipt: Receipt, ruleset: RuleSet) -> list[tuple[Fact, Rule |
     return [(Fact._make(f), kinds[f[0]].lookup(rvalues, f[2])) for f in facts]
 
 
-SKIP = "skip"  # the plan of a fact its rule skips
-_UNPLANNED = object()
+# The plans of facts that post nothing: their rule skips them, no rule matches them,
+# or their rule posts on a debtors account and the receipt has no debtor.
+SKIP = "skip"
+NO_RULE = "no rule"
+NO_DEBTOR = "no debtor"
 
 
 class _Plans:
     """What each fact books, worked out once per combination of the attribute values
     its rules look at: the rule's Stem (with the receipt's debtor and the fact's VAT
-    name filled in), SKIP, or None when no rule matches. Booking a fact is then two
-    dict lookups, whatever the number of rules."""
+    name filled in), or SKIP, NO_RULE or NO_DEBTOR. Booking a fact is then two dict
+    lookups, whatever the number of rules."""
 
     def __init__(self, ruleset: RuleSet):
         self.ruleset = ruleset
@@ -180,19 +183,23 @@ class _Plans:
         self.tables: dict = {}
 
     def for_receipt(self, rvalues: tuple, debtor: str | None) -> dict:
+        """kind → (its plan table for this receipt's attribute values and debtor, the fact key)."""
         key = (self.receipt_key(rvalues), debtor)
-        tables = self.tables.get(key)
-        if tables is None:
-            tables = self.tables[key] = {kind: {} for kind in KIND_ATTRIBUTES}
-        return tables
+        slots = self.tables.get(key)
+        if slots is None:
+            slots = self.tables[key] = {kind: ({}, self.fact_key[kind]) for kind in KIND_ATTRIBUTES}
+        return slots
 
     def plan(self, kind: str, rvalues: tuple, values: tuple, debtor: str | None):
         rule = self.ruleset.matcher.kinds[kind].lookup(rvalues, values)
         if rule is None:
-            return None
+            return NO_RULE
         if rule.post is None:
             return SKIP
-        return stem(rule.post, debtor, values[-1] if kind in SALE_OR_TAX else None)
+        planned = stem(rule.post, debtor, values[-1] if kind in SALE_OR_TAX else None)
+        if debtor is None and planned.debtors_account is not None:
+            return NO_DEBTOR
+        return planned
 
 
 def _selector(names: tuple[str, ...], wanted: tuple[str, ...]):
@@ -232,26 +239,24 @@ def book_receipt(receipt: Receipt, ruleset: RuleSet) -> Booking | ReceiptError:
         key = (receipt.id,)
 
     plans = _plans(ruleset)
-    tables = plans.for_receipt(rvalues, debtor)
-    fact_key = plans.fact_key
+    slots = plans.for_receipt(rvalues, debtor)
     postings = []
     unmatched = []
     for fact in facts:
-        kind, amount, values, _ = fact
-        table = tables[kind]
-        fk = fact_key[kind](values)
-        planned = table.get(fk, _UNPLANNED)
-        if planned is _UNPLANNED:
-            planned = table[fk] = plans.plan(kind, rvalues, values, debtor)
-        if planned is SKIP:
-            continue
+        table, key_of = slots[fact[0]]
+        fk = key_of(fact[2])
+        planned = table.get(fk)
         if planned is None:
+            planned = table[fk] = plans.plan(fact[0], rvalues, fact[2], debtor)
+        if planned.__class__ is Stem:
+            postings.append((planned, fact[1]))
+        elif planned is NO_RULE:
             unmatched.append(Fact._make(fact))
-        elif debtor is None and planned.debtors_account is not None:
-            reasons.append(f"{kind} {Fact._make(fact).where} books on debtors account {planned.debtors_account}, but "
-                           f"the receipt has no customer debtor and method '{receipt.payments[0].method}' no fixed debtor")
-        else:
-            postings.append((planned, amount))
+        elif planned is NO_DEBTOR:
+            f = Fact._make(fact)
+            account = stem(ruleset.matcher.kinds[f.kind].lookup(rvalues, f.values).post, None, None).debtors_account
+            reasons.append(f"{f.kind} {f.where} books on debtors account {account}, but the receipt has no "
+                           f"customer debtor and method '{receipt.payments[0].method}' no fixed debtor")
     if unmatched:
         names = dict(zip(ruleset.matcher.receipt_attrs, rvalues))
         for fact in unmatched:
