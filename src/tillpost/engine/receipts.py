@@ -274,11 +274,15 @@ def read_receipt(obj) -> Receipt:
             _heads.clear()
         _heads[head] = checked
     store, register, source, date, status, currency = checked
-    number = _optional_text(obj, "number", True)
+    number = get("number", rid)
+    if type(number) is not str or not number:
+        raise _Invalid
     created = get("created")
-    if created is not None or "created" in obj:
+    if created is not None:
         if type(created) is not str or _CREATED.fullmatch(created) is None:
             raise _Invalid
+    elif "created" in obj:
+        raise _Invalid
 
     customer = get("customer")
     customer_id = customer_debtor = customer_name = None
@@ -315,15 +319,16 @@ def read_receipt(obj) -> Receipt:
     for item in payments:
         if type(item) is not dict or item.keys() != _PAYMENT_KEYS:
             raise _Invalid
-        method = item["method"]
+        method, amount = item["method"], item["amount"]
         if type(method) is not str or not method:
             raise _Invalid
-        read_payments.append(Payment(method, _decimal(item["amount"])))
+        decimal = _decimals.get(amount) if type(amount) is str else None
+        read_payments.append(Payment(method, decimal if decimal is not None else _decimal(amount)))
     read_printed = []
     for item in printed:
         read_printed.append(_read_vat(item))
     return Receipt(
-        rid, number or rid, source, store, register, date, created, status, currency, incl,
+        rid, number, source, store, register, date, created, status, currency, incl,
         customer_id, customer_debtor, customer_name, customer is not None, attributes,
         read_lines, read_printed, read_payments, rounding,
     )
