@@ -74,13 +74,6 @@ def _split_vat(vat: Decimal, grosses: list[Decimal], rate: Decimal, cent: Decima
 _MEMO_MAX = 100_000
 
 
-def _line_memo(ruleset: RuleSet) -> dict:
-    memo = ruleset.__dict__.get("_line_amounts")
-    if memo is None:
-        memo = ruleset.__dict__["_line_amounts"] = {}
-    return memo
-
-
 def _line_amounts(line, cent: Decimal) -> tuple:
     """What a line alone decides: its gross, its cost, whether its discount fits the
     currency's cents, and the attribute values of its sale and cost facts."""
@@ -105,6 +98,9 @@ def facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], De
     reasons = []
     if receipt.currency != ruleset.currency:
         reasons.append(f"currency {receipt.currency} is not the rule file's {ruleset.currency}")
+    memo = ruleset.__dict__.get("_line_amounts")
+    if memo is None:
+        memo = ruleset.__dict__["_line_amounts"] = {}
 
     # Line gross, and the lines per VAT name in receipt order.
     lines = receipt.lines
@@ -112,7 +108,6 @@ def facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], De
     sales = []
     costs = []
     by_vat: dict[str, list[int]] = {}
-    memo = _line_memo(ruleset)
     for i, line in enumerate(lines):
         amounts = memo.get(line)
         if amounts is None:

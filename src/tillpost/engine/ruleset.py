@@ -9,6 +9,7 @@ journal codes, account names and VAT codes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from decimal import Decimal
 
 from .diagnostics import Position
@@ -174,7 +175,7 @@ class RuleSet:
     files: tuple[str, ...] = ()  # the rule file and everything it includes
     matcher: object = None  # engine.matcher.Matcher, built by the compiler
 
-    @property
+    @cached_property
     def cent(self) -> Decimal:
         """The currency's smallest unit: Decimal('0.01') for EUR."""
         return _CENTS[self.decimals]
