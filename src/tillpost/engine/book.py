@@ -10,6 +10,8 @@ the entry builder groups what they booked.
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from orjson import JSONDecodeError, loads
 from dataclasses import dataclass, field
 
 from .entries import Entry, EntryBuilder
@@ -79,15 +81,19 @@ def _book(ruleset: RuleSet, receipts, keep_bookings: bool, selected) -> BookResu
     errors: dict[str, str] = {}
     bookings: dict[str, Booking] = {}
     add = builder.add
-    get = records.get
     has_errors = bool(records.errors)
+    items = records.items
 
-    for i in range(len(records)):
-        obj = get(i)
+    for i in range(len(items)):
+        # The common case inline: a JSON Lines line or a decoded receipt that reads
+        # cleanly. Anything else takes the careful path, `_read`.
+        obj = items[i]
         problem = None
         try:
+            if type(obj) is bytes:
+                obj = loads(obj)
             receipt = read_receipt(obj) if not has_errors or i not in records.errors else None
-        except (ReceiptInvalid, _FloatSeen):
+        except (ReceiptInvalid, _FloatSeen, JSONDecodeError):
             receipt = None
         if receipt is None:
             obj, receipt, problem = _read(records, i)

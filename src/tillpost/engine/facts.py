@@ -177,13 +177,16 @@ def facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], De
             taxes[name] = value
 
     facts = []
+    total = ZERO
     i = 0
     for values in sales:
-        facts.append(("sale", nets[i], values, i))
+        net = nets[i]
+        facts.append(("sale", net, values, i))
+        total += net
         i += 1
-    total = sum(nets) + sum(taxes.values())
     for name, value in taxes.items():
         facts.append(("tax", value, (name,), name))
+        total += value
     i = 0
     for p in receipt.payments:
         facts.append(("payment", p.amount, (p.method,), i))

@@ -69,7 +69,7 @@ class Booking:
     receipt: Receipt
     mode: str  # turnover | individual
     key: tuple  # turnover: the group values (date, store, …); individual: (receipt id,)
-    postings: tuple[tuple[Stem, Decimal], ...]
+    postings: list[tuple[Stem, Decimal]]
     ruleset: RuleSet = field(repr=False, compare=False, default=None)
 
     @property
@@ -86,7 +86,7 @@ class Booking:
     def only(self, journal: str) -> "Booking":
         """The part of this booking that goes into one journal."""
         return Booking(self.receipt, self.mode, self.key,
-                       tuple(p for p in self.postings if p[0].journal == journal), self.ruleset)
+                       [p for p in self.postings if p[0].journal == journal], self.ruleset)
 
     @property
     def matched(self) -> list[tuple[Fact, Rule | None]]:
@@ -263,4 +263,4 @@ def book_receipt(receipt: Receipt, ruleset: RuleSet) -> Booking | ReceiptError:
             reasons.append("no rule matches the fact " + describe_fact(fact, names))
     if reasons:
         return ReceiptError(receipt.id, "; ".join(dict.fromkeys(reasons)))
-    return Booking(receipt, mode, key, tuple(postings), ruleset)
+    return Booking(receipt, mode, key, postings, ruleset)
