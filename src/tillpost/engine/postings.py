@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from .facts import Fact, FactsError, facts_and_total
 from .receipts import Receipt
-from .ruleset import KIND_ATTRIBUTES, Rule, RuleSet
+from .ruleset import KIND_ATTRIBUTES, Rule, RuleSet, _tuple_getter
 
 SALE_OR_TAX = ("sale", "tax")
 
@@ -181,6 +181,7 @@ class _Plans:
             wanted = set(index.fact_keys) | ({"vat"} if kind in SALE_OR_TAX else set())
             self.fact_key[kind] = _selector(index.fact_attrs, tuple(a for a in index.fact_attrs if a in wanted))
         self.tables: dict = {}
+        self.group_key = _tuple_getter(ruleset.group_by)  # the values a turnover receipt is grouped by
 
     def for_receipt(self, rvalues: tuple, debtor: str | None) -> dict:
         """kind → (its plan table for this receipt's attribute values and debtor, the fact key)."""
@@ -222,7 +223,12 @@ def _plans(ruleset: RuleSet) -> _Plans:
 
 def book_receipt(receipt: Receipt, ruleset: RuleSet) -> Booking | ReceiptError:
     """One completed receipt → its Booking, or the ReceiptError that says every reason why not."""
-    mode, reasons = receipt_mode(receipt, ruleset)
+    payments = receipt.payments
+    method = ruleset.methods.get(payments[0].method) if len(payments) == 1 else None
+    if method is not None:  # one payment of a declared method: the common case, inline
+        mode, reasons = method.mode, []
+    else:
+        mode, reasons = receipt_mode(receipt, ruleset)
     try:
         facts, total = facts_and_total(receipt, ruleset)
     except FactsError as e:
@@ -231,14 +237,13 @@ def book_receipt(receipt: Receipt, ruleset: RuleSet) -> Booking | ReceiptError:
         return ReceiptError(receipt.id, "; ".join(reasons))
 
     rvalues = receipt_attributes(receipt, ruleset, mode, total < 0)
+    plans = ruleset.__dict__.get("_plans") or _plans(ruleset)
     if mode == "turnover":
         debtor = ruleset.counter_debtor
-        key = ruleset.group_key(receipt)
+        key = plans.group_key(receipt)
     else:
         debtor = ruleset.methods[receipt.payments[0].method].debtor or receipt.customer_debtor
         key = (receipt.id,)
-
-    plans = _plans(ruleset)
     slots = plans.for_receipt(rvalues, debtor)
     postings = []
     unmatched = []
