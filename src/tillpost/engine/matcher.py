@@ -29,7 +29,7 @@ def _constant_key(_values) -> tuple:
     return ()
 
 
-def _selector(names: tuple[str, ...], wanted: tuple[str, ...]):
+def selector(names: tuple[str, ...], wanted: tuple[str, ...]):
     """A C-speed function picking the `wanted` attributes out of a value tuple laid out as `names`."""
     idx = [names.index(w) for w in wanted]
     if not idx:
@@ -49,8 +49,8 @@ class KindIndex:
         # The attributes the cache key is made of, split by where their values live.
         self.receipt_keys = tuple(a for a in receipt_attrs if a in used)
         self.fact_keys = tuple(a for a in self.fact_attrs if a in used)
-        self.receipt_key = _selector(receipt_attrs, self.receipt_keys)
-        self.fact_key = _selector(self.fact_attrs, self.fact_keys)
+        self.receipt_key = selector(receipt_attrs, self.receipt_keys)
+        self.fact_key = selector(self.fact_attrs, self.fact_keys)
         self.cache: dict = {}
         everyone = set(range(len(self.rules)))
         self.unconstrained: dict[str, set[int]] = {a: set(everyone) for a in used}

@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 from .facts import Fact, FactsError, facts_and_total
 from .receipts import Receipt
-from .ruleset import KIND_ATTRIBUTES, Rule, RuleSet, _tuple_getter
+from .matcher import selector
+from .ruleset import KIND_ATTRIBUTES, Rule, RuleSet, tuple_getter
 
 SALE_OR_TAX = ("sale", "tax")
 
@@ -175,13 +176,13 @@ class _Plans:
         self.ruleset = ruleset
         matcher = ruleset.matcher
         used = {a for index in matcher.kinds.values() for a in index.receipt_keys}
-        self.receipt_key = _selector(matcher.receipt_attrs, tuple(a for a in matcher.receipt_attrs if a in used))
+        self.receipt_key = selector(matcher.receipt_attrs, tuple(a for a in matcher.receipt_attrs if a in used))
         self.fact_key = {}
         for kind, index in matcher.kinds.items():
             wanted = set(index.fact_keys) | ({"vat"} if kind in SALE_OR_TAX else set())
-            self.fact_key[kind] = _selector(index.fact_attrs, tuple(a for a in index.fact_attrs if a in wanted))
+            self.fact_key[kind] = selector(index.fact_attrs, tuple(a for a in index.fact_attrs if a in wanted))
         self.tables: dict = {}
-        self.group_key = _tuple_getter(ruleset.group_by)  # the values a turnover receipt is grouped by
+        self.group_key = tuple_getter(ruleset.group_by)  # the values a turnover receipt is grouped by
 
     def for_receipt(self, rvalues: tuple, debtor: str | None) -> dict:
         """kind → (its plan table for this receipt's attribute values and debtor, the fact key)."""
@@ -201,17 +202,6 @@ class _Plans:
         if debtor is None and planned.debtors_account is not None:
             return NO_DEBTOR
         return planned
-
-
-def _selector(names: tuple[str, ...], wanted: tuple[str, ...]):
-    from operator import itemgetter
-
-    idx = [names.index(w) for w in wanted]
-    return itemgetter(*idx) if idx else _nothing
-
-
-def _nothing(_values) -> tuple:
-    return ()
 
 
 def _plans(ruleset: RuleSet) -> _Plans:

@@ -50,7 +50,7 @@ CURRENCY_DECIMALS = {
 _CENTS = {d: Decimal(1).scaleb(-d) for d in range(0, 5)}
 
 
-def _tuple_getter(names: tuple[str, ...]):
+def tuple_getter(names: tuple[str, ...]):
     """attrgetter that always returns a tuple, even of one name."""
     from operator import attrgetter
 
@@ -179,19 +179,6 @@ class RuleSet:
     def cent(self) -> Decimal:
         """The currency's smallest unit: Decimal('0.01') for EUR."""
         return _CENTS[self.decimals]
-
-    def group_key(self, receipt) -> tuple:
-        """The values a turnover receipt is grouped by: (date, store) by default."""
-        getter = self.__dict__.get("_group_getter")
-        if getter is None:
-            getter = self.__dict__["_group_getter"] = _tuple_getter(self.group_by)
-        return getter(receipt)
-
-    def account_by_number(self, number: str) -> Account | None:
-        for account in self.accounts.values():
-            if account.number == number:
-                return account
-        return None
 
     def fact_attributes(self, kind: str) -> tuple[str, ...]:
         return RECEIPT_ATTRIBUTES + self.attributes + KIND_ATTRIBUTES[kind]
