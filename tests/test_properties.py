@@ -10,16 +10,18 @@ what the published schema accepts; the rule index finds what a scan finds.
 from __future__ import annotations
 
 import copy
+import json
 import random
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 
 import jsonschema
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tillpost.api import book, canonical, compile_text
-from tillpost.engine.receipts import ReceiptInvalid, _FloatSeen, read_receipt, receipt_schema
+from tillpost.engine.receipts import ReceiptInvalid, _FloatSeen, decode_receipt, read_receipt, receipt_schema
 
 CENT = Decimal("0.01")
 RATES = {"high": Decimal(21), "low": Decimal(9), "zero": Decimal(0)}
@@ -180,7 +182,8 @@ def test_the_rule_index_finds_the_most_specific_rule_a_scan_finds(rules, attrs):
 # -- the fast reader and the published schema agree --------------------------------------
 
 VALIDATOR = jsonschema.Draft202012Validator(receipt_schema())
-junk = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=6), st.lists(st.integers(), max_size=2),
+junk = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.sampled_from([1.5, -0.25, 1e5, 2**70]),
+                 st.text(max_size=6), st.lists(st.integers(), max_size=2),
                  st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), st.sampled_from(
                      ["1.5", "-0.10", "1e5", "12,50", "", "2026-11-20", "2026-02-30", "EUR", "completed", "x"]))
 
@@ -212,19 +215,55 @@ def mutated(draw):
     return r
 
 
+def _verdict(read, r) -> bool | None:
+    """Whether a reader accepts r; None when it asks for an exact decode first."""
+    try:
+        read(r)
+        return True
+    except ReceiptInvalid:
+        return False
+    except _FloatSeen:
+        return None  # a float is decoded again exactly before it is read; the schema allows numbers
+
+
+BASE = {"id": "R1", "store": "S", "date": "2026-11-20", "status": "completed", "currency": "EUR",
+        "prices_include_vat": True, "lines": [{"quantity": "1", "unit_price": "2.00", "vat": "high"}],
+        "payments": [{"method": "pin", "amount": "2.00"}]}
+# The rules the reader checks itself, each broken once, and values it must accept.
+EDGES = [
+    {"status": "closed"}, {"currency": "eur"}, {"date": "20-11-2026"}, {"created": "yesterday"},
+    {"created": "2026-11-20T10:31:00Z"}, {"register": None}, {"register": ""}, {"number": ""}, {"source": ""},
+    {"customer": None}, {"customer": {"debtor": None}}, {"attributes": {"table": [1]}},
+    {"attributes": {"table": 7, "vip": True, "zone": "a"}}, {"cash_rounding": None}, {"cash_rounding": "+1"},
+    {"payments": [{"method": "pin", "amount": "1e5"}]}, {"payments": [{"method": "pin", "amount": "2,00"}]},
+    {"payments": [{"method": "pin", "amount": 2}]}, {"payments": [{"method": "", "amount": "2.00"}]},
+    {"lines": [{"quantity": "1", "unit_price": "2.00", "vat": "high", "discount": None}]},
+    {"lines": [{"quantity": True, "unit_price": "2.00", "vat": "high"}]},
+    {"vat": [{"name": "high", "amount": "0.35"}]}, {"vat": [{"name": "high"}]},
+]
+
+
+@pytest.mark.parametrize("change", EDGES, ids=[json.dumps(e) for e in EDGES])
+def test_the_reader_and_the_schema_agree_on_each_rule_the_reader_checks_itself(change):
+    r = {**BASE, **change}
+    schema_ok = VALIDATOR.is_valid(r)
+    assert _verdict(read_receipt, r) is schema_ok
+    assert _verdict(lambda r: decode_receipt(json.dumps(r).encode()), r) is schema_ok
+
+
 @settings(max_examples=400, deadline=None)
 @given(mutated())
 def test_the_fast_reader_accepts_exactly_what_the_schema_accepts(r):
     schema_ok = VALIDATOR.is_valid(r)
-    try:
-        read_receipt(r)
-        reader_ok = True
-    except ReceiptInvalid:
-        reader_ok = False
-    except _FloatSeen:
-        return  # a float is decoded again exactly before it is read; the schema allows numbers
-    if reader_ok and not schema_ok:
-        raise AssertionError(f"reader accepted what the schema rejects: {list(VALIDATOR.iter_errors(r))[0].message}")
-    if schema_ok and not reader_ok:
-        # The reader is stricter in one documented way: a date must be a calendar day.
-        assert r.get("date") == "2026-02-30", r
+    # Both ways in: a decoded dict (a JSON document, the API), and the JSON of one
+    # receipt (JSON Lines), which is decoded and checked in one go.
+    for way, read in (("dict", read_receipt), ("json", lambda r: decode_receipt(json.dumps(r).encode()))):
+        reader_ok = _verdict(read, r)
+        if reader_ok is None:
+            continue
+        if reader_ok and not schema_ok:
+            raise AssertionError(f"{way} reader accepted what the schema rejects: "
+                                 f"{list(VALIDATOR.iter_errors(r))[0].message}")
+        if schema_ok and not reader_ok:
+            # The reader is stricter in one documented way: a date must be a calendar day.
+            assert r.get("date") == "2026-02-30", (way, r)

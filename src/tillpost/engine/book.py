@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from orjson import JSONDecodeError, loads
 from dataclasses import dataclass, field
 
 from .entries import Entry, EntryBuilder
 from .gcpause import gc_paused
 from .postings import Booking, ReceiptError, book_receipt
-from .receipts import Receipt, ReceiptInvalid, Records, _FloatSeen, read_receipt, receipt_id, schema_message
+from .receipts import (Receipt, ReceiptInvalid, Records, _FloatSeen, decode_receipt, read_receipt, receipt_id,
+                       schema_message)
 from .ruleset import RuleSet
 
 
@@ -90,10 +90,13 @@ def _book(ruleset: RuleSet, receipts, keep_bookings: bool, selected) -> BookResu
         obj = items[i]
         problem = None
         try:
-            if type(obj) is bytes:
-                obj = loads(obj)
-            receipt = read_receipt(obj) if not has_errors or i not in records.errors else None
-        except (ReceiptInvalid, _FloatSeen, JSONDecodeError):
+            if has_errors and i in records.errors:
+                receipt = None
+            elif type(obj) is bytes:
+                receipt = decode_receipt(obj)
+            else:
+                receipt = read_receipt(obj)
+        except (ReceiptInvalid, _FloatSeen):
             receipt = None
         if receipt is None:
             obj, receipt, problem = _read(records, i)
