@@ -272,11 +272,19 @@ def test_json_numbers_are_read_as_decimals_never_floats(rules):
 
 
 def test_input_shapes_array_object_and_json_lines_book_the_same(rules):
-    receipts = [receipt("R1"), receipt("R2")]
-    shapes = [json.dumps(receipts), json.dumps({"receipts": receipts}), "\n".join(json.dumps(r) for r in receipts) + "\n"]
+    broken = receipt("R3")
+    broken["lines"][0]["quantity"] = "2,5"
+    receipts = [receipt("R1"), receipt("R2", payments=[{"method": "cash", "amount": 12.1}]), broken]
+    shapes = [json.dumps(receipts), json.dumps(receipts, indent=2), json.dumps({"receipts": receipts}),
+              "\n".join(json.dumps(r) for r in receipts) + "\n"]
     results = [canonical(book(rules, parse_input(s.encode())), rules) for s in shapes]
-    assert results[0] == results[1] == results[2]
+    assert all(r == results[0] for r in results)
     assert results[0]["entries"][0]["receipts"] == ["R1", "R2"]
+    assert results[0]["errors"] == [{"receipt": "R3", "message": "$.lines[0].quantity: '2,5' does not match "
+                                                                 "'^-?[0-9]+(\\\\.[0-9]+)?$'"}]
+    # One receipt on its own is a document too.
+    alone = canonical(book(rules, parse_input(json.dumps(receipts[0], indent=2).encode())), rules)
+    assert [e["receipts"] for e in alone["entries"]] == [["R1"]] * len(alone["entries"])
 
 
 def test_malformed_json_is_an_input_error_with_line_and_column(rules):

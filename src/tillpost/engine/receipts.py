@@ -9,12 +9,13 @@ Decimal. The tests prove on generated receipts that this accepts exactly what
 the schema accepts; only when it rejects a receipt does jsonschema run, to
 word the error with the JSON path the schema gives.
 
-Input is a JSON array, an object with a `receipts` array, or JSON Lines. A
-JSON Lines line is decoded straight into the structs, JSON numbers with a
-fraction as Decimal. Documents are decoded with orjson; a JSON *number* with a
-fraction would come out of orjson as a float, so the first one seen makes the
-document be decoded again with `json.loads(parse_float=Decimal)`. No float
-ever becomes an amount.
+Input is a JSON array, an object with a `receipts` array, or JSON Lines. Each
+receipt's JSON text (a line, or cut out of the document undecoded) is decoded
+straight into the structs as booking reaches it, a JSON number with a fraction
+as Decimal. Decoded dicts (from the API, the source adapters, or a document
+msgspec refused, whose error orjson and `json` then word) may hold floats:
+the first one seen makes the document be decoded again with
+`json.loads(parse_float=Decimal)`. No float ever becomes an amount.
 """
 
 from __future__ import annotations
@@ -375,8 +376,9 @@ def _decode_error(source: str, text: str | bytes, e: Exception, line_offset: int
 class Records:
     """The receipts of one input, decoded lazily, each decodable again exactly.
 
-    `items` holds dicts (from a JSON document) or the raw lines of JSON Lines,
-    decoded one at a time as booking reaches them.
+    `items` holds the JSON text of each receipt (bytes: a JSON Lines line, or one
+    element of a document), decoded one at a time as booking reaches it, or
+    decoded dicts (the API, the source adapters).
     """
 
     source: str
@@ -437,6 +439,26 @@ def _split_document(source: str, doc, exact: bool) -> list:
     raise InputError(source, "expected a JSON array of receipts, an object with a 'receipts' array, or JSON Lines")
 
 
+# A JSON document's receipts are cut out as their own JSON text, undecoded; booking
+# decodes each as it reaches it, the same way as a JSON Lines line.
+_raw_array = msgspec.json.Decoder(list[msgspec.Raw])
+_raw_object = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
+def _document_items(data: bytes, opening: bytes) -> list[bytes] | None:
+    """The JSON text of each receipt in an array, an object with a `receipts` array, or
+    one receipt object; None for anything else, which `_split_document` then words."""
+    try:
+        if opening == b"[":
+            raws = _raw_array.decode(data)
+        else:
+            fields = _raw_object.decode(data)
+            raws = _raw_array.decode(fields["receipts"]) if "receipts" in fields else [data]
+    except msgspec.MsgspecError:  # malformed, or a `receipts` that is no array
+        return None
+    return [bytes(raw) for raw in raws]
+
+
 def parse_input(data: bytes, source: str = "<input>") -> Records:
     """Split one input into its receipts: a JSON document or JSON Lines."""
     # Offsets rather than stripped copies: the input may be a hundred megabytes.
@@ -445,6 +467,9 @@ def parse_input(data: bytes, source: str = "<input>") -> Records:
         return Records(source, [], raw=data)
     opening = data[start:start + 1]
     if opening == b"[":
+        items = _document_items(data, opening)
+        if items is not None:
+            return Records(source, items)
         return Records(source, _split_document(source, data, exact=False), raw=data)
     # An object: one document, or JSON Lines (one object per line). A first line that
     # is a whole object, with more after it, makes JSON Lines; anything else is one
@@ -457,6 +482,9 @@ def parse_input(data: bytes, source: str = "<input>") -> Records:
         except orjson.JSONDecodeError:
             jsonl = False
         if not jsonl:
+            items = _document_items(data, opening)
+            if items is not None:
+                return Records(source, items)
             try:
                 doc = orjson.loads(data)
             except orjson.JSONDecodeError:
