@@ -347,3 +347,23 @@ def test_explain_shows_each_fact_its_rule_and_its_lines(examples):
     assert "VRK credit 8095 8.94 vat low" in text
     missing = run_cli("explain", str(examples / "bakery.rules"), str(examples / "bakery-day.json"), "--receipt", "nope")
     assert missing.returncode == 1 and "not in the input" in missing.stdout
+
+
+def test_a_number_attribute_matches_by_its_value_however_it_is_written(rules):
+    ruleset, d = compile_text(RULES + "account terras 8010 \"Omzet terras\"\nattribute table\n"
+                                      "when sale table=1.5 post VRK deb -> terras\nwhen sale table=2 post VRK deb -> terras\n")
+    assert ruleset is not None, d.format()
+    written = ['"table": 1.5', '"table": 1.50', '"table": 2', '"table": 2.0', '"table": 2E0', '"table": "2"',
+               '"table": "1.50"']
+    data = "\n".join(json.dumps(receipt(f"R{i}"))[:-1] + ', "attributes": {' + w + "}}" for i, w in enumerate(written))
+    as_text = book(ruleset, parse_input(data.encode()), keep_bookings=True)
+    as_dicts = book(ruleset, [receipt("D1", attributes={"table": 1.5}), receipt("D2", attributes={"table": 2.0}),
+                              receipt("D3", attributes={"table": Decimal("1.50")})], keep_bookings=True)
+    assert as_text.errors == [] and as_dicts.errors == []
+
+    def terras(result):
+        return {b.receipt.id for b in result.bookings if any(stem.credit[0] == "8010" for stem, _ in b.postings)}
+
+    # Text is matched as written: "1.50" is not the number 1.5.
+    assert terras(as_text) == {"R0", "R1", "R2", "R3", "R4", "R5"}
+    assert terras(as_dicts) == {"D1", "D2", "D3"}

@@ -109,10 +109,19 @@ def describe_fact(fact: Fact, receipt_attrs: dict) -> str:
 
 
 def _attr_text(value) -> str:
+    """A receipt attribute as rules match it. A number by its value, however it was
+    written or decoded: 1, 1.0 and 1.00 are "1"; 1.50 and 1.5 are "1.5"."""
     if value is None:
         return ""
     if value is True or value is False:
         return "true" if value else "false"
+    if type(value) is str:
+        return value
+    if type(value) is float:
+        value = Decimal(repr(value))
+    if type(value) is Decimal:
+        value = value.normalize()
+        return str(int(value)) if value == value.to_integral_value() else format(value, "f")
     return str(value)
 
 
