@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import random
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 

@@ -27,7 +27,7 @@ from .engine.ruleset import RuleSet
 __all__ = [
     "BookResult", "Diagnostics", "Entry", "EntryLine", "InputError", "ReceiptError", "Records", "RuleSet",
     "RulesError", "book", "canonical", "compile_file", "compile_text", "explain_receipt", "load_rules",
-    "parse_input", "read_input", "read_receipts", "render_table", "render_target", "to_json",
+    "parse_input", "read_input", "read_receipt", "read_receipts", "render_table", "render_target", "to_json",
 ]
 
 render_table = to_table

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import string
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from .diagnostics import Diagnostics, Position, RulesError

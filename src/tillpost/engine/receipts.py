@@ -24,7 +24,7 @@ import datetime as _dt
 import json
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
 from typing import Annotated, Any
