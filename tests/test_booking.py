@@ -366,3 +366,17 @@ def test_a_number_attribute_matches_by_its_value_however_it_is_written(rules):
     # Text is matched as written: "1.50" is not the number 1.5.
     assert terras(as_text) == {"R0", "R1", "R2", "R3", "R4", "R5"}
     assert terras(as_dicts) == {"D1", "D2", "D3"}
+
+
+def test_an_amount_too_large_to_compute_exactly_is_that_receipts_error(rules):
+    # The schema bounds no number; Decimal refuses to round one past 28 digits to cents.
+    # First in JSON Lines too: the input is still read as JSON Lines.
+    big = [receipt("R1", payments=[{"method": "cash", "amount": "PAID"}]), receipt("R2"),
+           receipt("R3", lines=[line("PAID", "12.10")])]
+    for paid in ("1e400", "123456789012345678901234567890123.5"):
+        data = "\n".join(json.dumps(r).replace('"PAID"', paid) for r in big).encode()
+        result = book(rules, parse_input(data))
+        assert [(e.receipt, e.message) for e in result.errors] == [
+            (rid, "its amounts are too large to compute exactly (more than 28 significant digits)")
+            for rid in ("R1", "R3")]
+        assert {rid for e in result.entries for rid in e.receipts} == {"R2"}

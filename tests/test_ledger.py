@@ -544,3 +544,15 @@ def test_json_lines_broken_half_way_book_nothing_of_the_file(db, tmp_path):
     result = tp("process", BAKERY, lines, "--db", db, "--final")
     assert result.exit_code == 2 and "day.jsonl:2:" in result.stderr and "malformed JSON" in result.stderr
     assert dump(db) == before
+
+
+def test_status_shows_an_amount_too_large_for_cents_as_it_is(db, rules):
+    run(rules, db, [receipt("AMS01-K1-1"), receipt("AMS01-K1-2", paid=Decimal("1E+400"))])
+    store = Store.open(db, readonly=True)
+    try:
+        (day,) = status(store)["days"]
+    finally:
+        store.close()
+    assert day["counts"]["error"] == 1
+    (cash,) = day["payments"]
+    assert cash["booked"] == "3.25" and Decimal(cash["receipts"]) == Decimal("1E+400") + Decimal("3.25")

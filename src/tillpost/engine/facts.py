@@ -13,7 +13,7 @@ their fields for readers such as explain.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, getcontext
 from typing import NamedTuple
 
 from .receipts import Receipt
@@ -93,6 +93,15 @@ def facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], De
 
     Raises FactsError with every reason the receipt cannot have facts.
     """
+    try:
+        return _facts_and_total(receipt, ruleset)
+    except ArithmeticError:
+        # The schema bounds no amount; Decimal computes exactly to 28 digits and refuses beyond.
+        raise FactsError([f"its amounts are too large to compute exactly (more than {getcontext().prec} "
+                          "significant digits)"]) from None
+
+
+def _facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], Decimal]:
     cent = ruleset.cent
     vats = ruleset.vats
     reasons = []

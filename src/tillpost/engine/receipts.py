@@ -441,6 +441,7 @@ def _split_document(source: str, doc, exact: bool) -> list:
 
 # A JSON document's receipts are cut out as their own JSON text, undecoded; booking
 # decodes each as it reaches it, the same way as a JSON Lines line.
+_raw = msgspec.json.Decoder(msgspec.Raw)
 _raw_array = msgspec.json.Decoder(list[msgspec.Raw])
 _raw_object = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
@@ -477,9 +478,9 @@ def parse_input(data: bytes, source: str = "<input>") -> Records:
     if opening == b"{":
         end = data.find(b"\n", start)
         try:
-            orjson.loads(data[start:end] if end != -1 else data[start:])
+            _raw.decode(data[start:end] if end != -1 else data[start:])  # its syntax only: any number is fine
             jsonl = end != -1 and _NOT_SPACE.search(data, end) is not None
-        except orjson.JSONDecodeError:
+        except msgspec.DecodeError:
             jsonl = False
         if not jsonl:
             items = _document_items(data, opening)

@@ -40,6 +40,15 @@ def _amount(text) -> Decimal | None:
     return value if value.is_finite() else None
 
 
+def _shown(value: Decimal, exp: Decimal) -> str:
+    """An amount in the currency's decimals; as it is when it is too large for that (a
+    receipt in error may pay 1E+400, which Decimal cannot give 28 digits and cents)."""
+    try:
+        return str(value.quantize(exp))
+    except InvalidOperation:
+        return str(value)
+
+
 def gaps(numbers: list[tuple[str, str, str, str]]) -> dict[tuple[str, str], list[dict]]:
     """(store, register, number, date) of every receipt → gaps per (date, store)."""
     sequences: dict[tuple, dict[int, tuple[str, str]]] = {}
@@ -103,15 +112,15 @@ def status(store: Store, date: str | None = None, shop: str | None = None) -> di
                 lines[k] = lines.get(k, Decimal(0)) + Decimal(amount)
     for (where, journal), lines in sorted(nets.items()):
         debit = sum((v for v in lines.values() if v > 0), Decimal(0))
-        days[where]["journals"].append({"journal": journal, "debit": str(debit.quantize(exp))})
+        days[where]["journals"].append({"journal": journal, "debit": _shown(debit, exp)})
 
     all_gaps = gaps(store.receipt_numbers())
     out = []
     for (day, shop_), d in sorted(days.items()):
         d["gaps"] = all_gaps.get((day, shop_), [])
         d["payments"] = [
-            {"method": m, "receipts": str(p["receipts"].quantize(exp)), "booked": str(p["booked"].quantize(exp)),
-             "journals": sorted(p["journals"]), "difference": str((p["receipts"] - p["booked"]).quantize(exp))}
+            {"method": m, "receipts": _shown(p["receipts"], exp), "booked": _shown(p["booked"], exp),
+             "journals": sorted(p["journals"]), "difference": _shown(p["receipts"] - p["booked"], exp)}
             for m, p in sorted(d.pop("_payments").items())]
         d["complete"] = not (d["counts"]["open"] or d["counts"]["error"] or d["gaps"]
                              or any(Decimal(p["difference"]) for p in d["payments"]))
