@@ -380,3 +380,10 @@ def test_an_amount_too_large_to_compute_exactly_is_that_receipts_error(rules):
             (rid, "its amounts are too large to compute exactly (more than 28 significant digits)")
             for rid in ("R1", "R3")]
         assert {rid for e in result.entries for rid in e.receipts} == {"R2"}
+
+
+def test_a_receipt_without_lines_that_was_paid_is_an_error_with_both_amounts(rules):
+    result = book(rules, [receipt("R1", lines=[]), receipt("R2", lines=[], payments=[])])
+    assert [(e.receipt, e.message) for e in result.errors] == [
+        ("R1", "payments 12.10 + cash rounding 0.00 do not match the receipt total 0.00 (sales 0.00 + VAT 0.00)")]
+    assert result.entries == []  # R2 has nothing to book

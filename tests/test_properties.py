@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tillpost.api import book, canonical, compile_text
+from tillpost.api import book, canonical, compile_text, parse_input
 from tillpost.engine.receipts import ReceiptInvalid, _FloatSeen, decode_receipt, read_receipt, receipt_schema
 
 CENT = Decimal("0.01")
@@ -181,7 +181,7 @@ def test_the_rule_index_finds_the_most_specific_rule_a_scan_finds(rules, attrs):
 # -- the fast reader and the published schema agree --------------------------------------
 
 VALIDATOR = jsonschema.Draft202012Validator(receipt_schema())
-junk = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.sampled_from([1.5, -0.25, 1e5, 2**70]),
+junk = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.sampled_from([1.5, -0.25, 1e5, 1e300, 2**70, 10**40]),
                  st.text(max_size=6), st.lists(st.integers(), max_size=2),
                  st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), st.sampled_from(
                      ["1.5", "-0.10", "1e5", "12,50", "", "2026-11-20", "2026-02-30", "EUR", "completed", "x"]))
@@ -266,3 +266,23 @@ def test_the_fast_reader_accepts_exactly_what_the_schema_accepts(r):
         if schema_ok and not reader_ok:
             # The reader is stricter in one documented way: a date must be a calendar day.
             assert r.get("date") == "2026-02-30", (way, r)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(mutated(), min_size=1, max_size=6), st.sampled_from(["json lines", "array", "dicts"]))
+def test_no_receipt_however_broken_stops_the_batch_or_goes_missing(day, shape):
+    for i, r in enumerate(day):
+        if isinstance(r.get("id"), str) and r["id"]:
+            r["id"] = f"R{i}"
+    if shape == "json lines":
+        batch = parse_input("\n".join(json.dumps(r) for r in day).encode())
+    elif shape == "array":
+        batch = parse_input(json.dumps(day).encode())
+    else:
+        batch = day
+    result = book(ruleset_of(RULE_POOL), batch, keep_bookings=True)
+    ids = [r["id"] if isinstance(r.get("id"), str) and r["id"] else f"#{i + 1}" for i, r in enumerate(day)]
+    outcomes = ([e.receipt for e in result.errors] + result.open + result.voided
+                + [b.receipt.id for b in result.bookings])
+    assert sorted(outcomes) == sorted(ids)  # each once: booked, open, voided or in error
+    assert all(e.message for e in result.errors)

@@ -207,8 +207,8 @@ def _facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], D
     if total != paid + rounding:
         raise FactsError([
             f"payments {paid.quantize(cent)} + cash rounding {rounding.quantize(cent)} do not match the "
-            f"receipt total {total.quantize(cent)} (sales {sum(nets).quantize(cent)} + VAT "
-            f"{sum(taxes.values()).quantize(cent)})"
+            f"receipt total {total.quantize(cent)} (sales {sum(nets, ZERO).quantize(cent)} + VAT "
+            f"{sum(taxes.values(), ZERO).quantize(cent)})"
         ])
     return facts, total
 
