@@ -224,12 +224,7 @@ _LINES_MAX = 100_000
 
 
 def _read_line(line: _LineIn) -> Line:
-    try:
-        found = _lines.get(line)
-    except TypeError:  # an unhashable value: a list or an object where an amount belongs
-        raise _Invalid from None
-    if found is not None:
-        return found
+    """A line not met before (`_receipt` looks in `_lines` first)."""
     discount, cost = line.discount, line.cost
     read = Line(
         line.category, line.sku, line.vat, _decimal(line.quantity), _decimal(line.unit_price),
@@ -295,7 +290,11 @@ def _receipt(r: _ReceiptIn) -> Receipt:
     # Plain loops: a comprehension costs a frame of its own on Python 3.11.
     lines = []
     for line in r.lines:
-        lines.append(_read_line(line))
+        try:
+            found = _lines.get(line)
+        except TypeError:  # an unhashable value: a list or an object where an amount belongs
+            raise _Invalid from None
+        lines.append(found if found is not None else _read_line(line))
     payments = []
     for item in r.payments:
         amount = item.amount
