@@ -353,7 +353,7 @@ def test_a_number_attribute_matches_by_its_value_however_it_is_written(rules):
                                       "when sale table=1.5 post VRK deb -> terras\nwhen sale table=2 post VRK deb -> terras\n")
     assert ruleset is not None, d.format()
     written = ['"table": 1.5', '"table": 1.50', '"table": 2', '"table": 2.0', '"table": 2E0', '"table": "2"',
-               '"table": "1.50"']
+               '"table": "1.50"', '"table": 1e5000', '"table": 1e9999999', '"table": -0.0']
     data = "\n".join(json.dumps(receipt(f"R{i}"))[:-1] + ', "attributes": {' + w + "}}" for i, w in enumerate(written))
     as_text = book(ruleset, parse_input(data.encode()), keep_bookings=True)
     as_dicts = book(ruleset, [receipt("D1", attributes={"table": 1.5}), receipt("D2", attributes={"table": 2.0}),

@@ -120,8 +120,12 @@ def _attr_text(value) -> str:
     if type(value) is float:
         value = Decimal(repr(value))
     if type(value) is Decimal:
-        value = value.normalize()
-        return str(int(value)) if value == value.to_integral_value() else format(value, "f")
+        if not value:
+            return "0"  # -0 too
+        try:
+            return format(value.normalize(), "f")  # 1.50 → 1.5, 2E0 → 2, 1E+2 → 100
+        except ArithmeticError:  # past Decimal's exponent range (1e9999999): as written
+            return str(value)
     return str(value)
 
 
