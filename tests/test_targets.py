@@ -356,6 +356,28 @@ def test_exact_globe_manual_example(tmp_path):
 # -- settings and what a target cannot express --------------------------------------------
 
 
+def variant(tmp_path: Path, example: str, old: str, new: str) -> Path:
+    """An example rule file with one change, written to tmp_path."""
+    text = (EXAMPLES / example).read_text(encoding="utf-8")
+    assert old in text, old
+    path = tmp_path / f"variant-{example}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+def book_the_day(rules):
+    return book(rules, read_receipts(str(EXAMPLES / "bakery-day.json"), rules))
+
+
+def refund_receipt(customer: str) -> dict:
+    """A returned loaf, invoiced to a customer: booked individually, rendered as a credit note."""
+    return {"id": "AMS01-K2-5003", "number": "5003", "source": "lightspeed-retail", "store": "AMS01",
+            "register": "K2", "date": "2026-11-21", "status": "completed", "currency": "EUR",
+            "prices_include_vat": True, "customer": {"id": "C9", "debtor": "20001", "name": customer},
+            "lines": [{"description": "Retour", "quantity": "-1", "unit_price": "6.50", "vat": "low"}],
+            "payments": [{"method": "invoice", "amount": "-6.50"}]}
+
+
 def _compile(tmp_path: Path, extra: str):
     from tillpost.api import compile_file
 
@@ -378,12 +400,8 @@ def test_unknown_target_and_setting_are_diagnostics_with_positions(tmp_path):
 def test_vat_without_code_is_an_error_naming_entry_and_target(tmp_path):
     from tillpost.api import compile_text
 
-    text = (EXAMPLES / "bakery.rules").read_text(encoding="utf-8").replace(' code "VL"', "")
-    path = tmp_path / "nocode.rules"
-    path.write_text(text, encoding="utf-8")
-    rules = load_rules(path)
-    result = book(rules, read_receipts(str(EXAMPLES / "bakery-day.json"), rules))
-    rendering = render(result, rules, "exact-globe")
+    rules = load_rules(variant(tmp_path, "bakery.rules", ' code "VL"', ""))
+    rendering = render(book_the_day(rules), rules, "exact-globe")
     assert rendering.errors
     assert rendering.errors[0].startswith("target exact-globe: entry VRK 2026-11-20/AMS01 (Dagomzet 2026-11-20 AMS01)")
     assert "VAT low has no code" in rendering.errors[0]
@@ -473,12 +491,7 @@ def test_ubl_one_invoice_per_individual_receipt_and_credit_note_for_refund(rules
     rendering = render(day, rules, "ubl")
     assert [d.name for d in rendering.documents] == ["AMS01-K2-5001.xml", "AMS01-K2-5002.xml"]
     assert "<cbc:Name>Jansen Catering</cbc:Name>" in rendering.documents[0].text
-    refund = {"id": "AMS01-K2-5003", "number": "5003", "source": "lightspeed-retail", "store": "AMS01",
-              "register": "K2", "date": "2026-11-21", "status": "completed", "currency": "EUR",
-              "prices_include_vat": True, "customer": {"id": "C9", "debtor": "20001", "name": "Jansen & Zn <BV>"},
-              "lines": [{"description": "Retour", "quantity": "-1", "unit_price": "6.50", "vat": "low"}],
-              "payments": [{"method": "invoice", "amount": "-6.50"}]}
-    result = book(rules, [refund], keep_bookings=True)
+    result = book(rules, [refund_receipt("Jansen & Zn <BV>")], keep_bookings=True)
     assert not result.errors, result.errors
     (doc,) = render(result, rules, "ubl").documents
     assert doc.text.splitlines()[1].startswith("<CreditNote ")
@@ -560,9 +573,7 @@ def test_debtor_line_for_a_target_without_debtors_is_an_error_naming_entry_and_t
 
 
 def test_book_with_target_reports_entries_it_cannot_express_and_exits_1(tmp_path):
-    text = (EXAMPLES / "bakery-targets.rules").read_text(encoding="utf-8").replace(' code "VL"', "")
-    path = tmp_path / "nocode.rules"
-    path.write_text(text, encoding="utf-8")
+    path = variant(tmp_path, "bakery-targets.rules", ' code "VL"', "")
     out = run_cli("book", str(path), str(EXAMPLES / "bakery-day.json"), "--target", "exact-globe",
                   "-o", str(tmp_path / "day.xml"))
     assert out.exit_code == 1
@@ -602,11 +613,8 @@ def test_missing_required_setting_and_bad_id_are_diagnostics(tmp_path):
 
 
 def test_vat_code_longer_than_the_package_takes_is_an_error(tmp_path):
-    text = (EXAMPLES / "bakery-targets.rules").read_text(encoding="utf-8").replace('code "VH"', 'code "HOOG"')
-    path = tmp_path / "long.rules"
-    path.write_text(text, encoding="utf-8")
-    rules = load_rules(path)
-    result = book(rules, read_receipts(str(EXAMPLES / "bakery-day.json"), rules))
+    rules = load_rules(variant(tmp_path, "bakery-targets.rules", 'code "VH"', 'code "HOOG"'))
+    result = book_the_day(rules)
     rendering = render(result, rules, "exact-online")
     assert len(rendering.errors) == 2  # the sales entries of AMS01 and of Jansen Catering
     assert "VAT code HOOG is longer than the 3 characters exact-online takes" in rendering.errors[0]
@@ -614,10 +622,7 @@ def test_vat_code_longer_than_the_package_takes_is_an_error(tmp_path):
 
 
 def test_journal_code_longer_than_exact_globe_takes_is_an_error_not_a_cut(tmp_path):
-    text = (EXAMPLES / "bakery-targets.rules").read_text(encoding="utf-8").replace("KAS", "KASSA")
-    path = tmp_path / "kassa.rules"
-    path.write_text(text, encoding="utf-8")
-    rules = load_rules(path)
-    rendering = render(book(rules, read_receipts(str(EXAMPLES / "bakery-day.json"), rules)), rules, "exact-globe")
+    rules = load_rules(variant(tmp_path, "bakery-targets.rules", "KAS", "KASSA"))
+    rendering = render(book_the_day(rules), rules, "exact-globe")
     assert rendering.errors == ["target exact-globe: entry KASSA 2026-11-20/AMS01 (Dagomzet 2026-11-20 AMS01): "
                                 "journal KASSA is longer than the 3 characters exact-globe takes"]

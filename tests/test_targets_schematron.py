@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from test_targets import EXAMPLES, REQUIRE_TOOLS, SCHEMAS, book, load_rules, read_receipts, render  # noqa: E402
+from test_targets import (EXAMPLES, REQUIRE_TOOLS, SCHEMAS, book, load_rules, read_receipts,  # noqa: E402
+                          refund_receipt, render)
 
 SCH = "http://purl.oclc.org/dsdl/schematron"
 XSL = "http://www.w3.org/1999/XSL/Transform"
@@ -162,12 +163,7 @@ NLCIUS = ("nlcius-si-ubl-2.0", "schematron", "si-ubl-2.0.sch")
 def _invoices(profile: str) -> list[str]:
     rules = load_rules(EXAMPLES / "bakery-targets.rules")
     day = book(rules, read_receipts(str(EXAMPLES / "bakery-day.json"), rules), keep_bookings=True)
-    refund = {"id": "AMS01-K2-5003", "number": "5003", "source": "lightspeed-retail", "store": "AMS01",
-              "register": "K2", "date": "2026-11-21", "status": "completed", "currency": "EUR",
-              "prices_include_vat": True, "customer": {"id": "C9", "debtor": "20001", "name": "Jansen & Zn"},
-              "lines": [{"description": "Retour", "quantity": "-1", "unit_price": "6.50", "vat": "low"}],
-              "payments": [{"method": "invoice", "amount": "-6.50"}]}
-    credit = book(rules, [refund], keep_bookings=True)
+    credit = book(rules, [refund_receipt("Jansen & Zn")], keep_bookings=True)
     settings = {"profile": profile}
     documents = render(day, rules, "ubl", settings).documents + render(credit, rules, "ubl", settings).documents
     assert "<CreditNote " in documents[-1].text
