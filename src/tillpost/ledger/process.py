@@ -60,6 +60,7 @@ KIND_ORDER = {"regular": 0, "supplement": 1, "reversal": 2, "rebooking": 3}
 ZERO = Decimal(0)
 FROM_LEDGER = "<ledger>"  # the input name of receipts retried from their stored content
 STANDS = " (its earlier booking stands)"
+WAITING = ("error", "open")  # statuses whose receipts keep their content in the ledger
 
 Progress = Callable[[str, int, int], None]
 
@@ -91,15 +92,22 @@ class Selection:
 
 @dataclass(slots=True)
 class Seen:
-    """One receipt of the input: its identity, content hash and where to read it again."""
+    """One receipt of the input: its identity, content hash and where to read it again.
+
+    Its content is not kept: a run of 100,000 receipts would hold them all. The few
+    that wait in the ledger (open, error) are read again when they are written.
+    """
 
     key: tuple[str, str]  # (source, id)
     hash: str
-    content: str
-    fields: dict  # store, register, number, date, created (as found, "" when unreadable)
+    fields: tuple  # store, register, number, date, created (as found, "" when unreadable)
     records: Records
     index: int
     copies: int = 1
+
+    @property
+    def content(self) -> str:
+        return content_of(self.records.get(self.index))
 
 
 @dataclass(slots=True)
@@ -129,6 +137,7 @@ class RunResult:
     unchanged: int
     decimals: int
     entry_ids: dict = field(default_factory=dict)  # group (kind, journal, mode, key, corrects) → entry id
+    duplicate_of: tuple[str, int] | None = None  # (file name, run) that booked the same file before
 
     @property
     def counts(self) -> dict:
@@ -196,9 +205,9 @@ def scan(inputs: list[Records], selection: Selection, progress: Progress | None 
             if rid in seen:
                 seen[rid].copies += 1
                 continue
-            fields = {k: _text(obj, k) for k in ("store", "register", "number", "date")}
-            fields["created"] = _text(obj, "created") or None
-            seen[rid] = Seen((_text(obj, "source"), rid), digest, content, fields, records, i)
+            fields = (_text(obj, "store"), _text(obj, "register"), _text(obj, "number"), _text(obj, "date"),
+                      _text(obj, "created") or None)
+            seen[rid] = Seen((_text(obj, "source"), rid), digest, fields, records, i)
     if progress:
         progress("reading", total, total)
     return seen
@@ -344,10 +353,11 @@ def _journal_part(booking: Booking, journal: str) -> Booking:
 class _Planner:
     """Groups the run's bookings and reversals into new entries and numbers them."""
 
-    def __init__(self, ruleset: RuleSet, store: Store, booked_groups: set, next_entry: int):
+    def __init__(self, ruleset: RuleSet, store: Store, next_entry: int):
         self.ruleset = ruleset
         self.store = store
-        self.booked_groups = booked_groups
+        self.booked_groups: set = set()  # (journal, mode, key) with a regular entry before this run
+        self.asked: set[str] = set()  # the group keys the ledger was asked about
         self.next_entry = next_entry
         self.builders: dict[tuple, EntryBuilder] = {}  # (kind, corrects) → builder
         self.reversals: dict[tuple, dict] = {}  # (journal, mode, key, corrects) → lines, receipts, entry ids
@@ -357,6 +367,19 @@ class _Planner:
         if b is None:
             b = self.builders[(kind, corrects)] = EntryBuilder(self.ruleset)
         return b
+
+    def book_all(self, pending: list[tuple[Change, tuple, frozenset]]) -> None:
+        """Book a batch of changes, asking the ledger once which of their groups are booked."""
+        keys = {"/".join(c.booking.key) for c, _, _ in pending} - self.asked
+        if keys:
+            self.booked_groups |= self.store.booked_groups(keys)
+            self.asked |= keys
+        for change, corrects, keep in pending:
+            self.book(change, corrects, keep)
+            if change.reverse and not change.groups:
+                # Other content, the same books (a name, a time stamp): nothing to correct.
+                change.status = change.booked_as = change.stored.booked_as
+            change.booking = None  # its legs are in the planner and in change.groups now
 
     def book(self, change: Change, corrects: tuple = (), keep: frozenset = frozenset()) -> None:
         """Book the change's new legs; groups in `keep` already hold exactly these and are left alone."""
@@ -455,26 +478,34 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+BATCH = 5000  # receipts decided before the ledger is asked which of their groups are booked
+
+
 def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selection,
          progress: Progress | None = None, final: bool = False) -> RunResult:
-    """What a run books: computed against the ledger as it is (inside the lock, for a final run)."""
-    index = store.receipt_index()
+    """What a run books: computed against the ledger as it is (inside the lock, for a final run).
+
+    Only the receipts the input holds are read from the ledger, and only the entry
+    groups they book into: a run of a thousand receipts costs the same in a ledger
+    of a hundred or of a million.
+    """
     run_id, next_entry, next_pk = store.next_ids()
     if selection.retry_errors:
-        queue = {k for k, s in index.items() if s.status == "error"}
-        seen = {k: s for k, s in scan(inputs, selection, progress).items() if k in queue}
+        index = store.receipts_in_status("error")
+        seen = {k: s for k, s in scan(inputs, selection, progress).items() if k in index}
         waiting = [row for row in store.stored_contents("error") if row[1] not in seen]
-        waiting_records = stored_records(waiting)
-        for k, s in scan([waiting_records], selection, None).items():
-            if k in queue and k not in seen:
+        for k, s in scan([stored_records(waiting)], selection, None).items():
+            if k in index and k not in seen:
                 seen[k] = s
     else:
         seen = scan(inputs, selection, progress)
+        index = store.receipts_by_id(seen)
 
-    planner = _Planner(ruleset, store, store.booked_groups(), next_entry)
+    planner = _Planner(ruleset, store, next_entry)
     changes: list[Change] = []
     journals: dict = {}  # (receipt attributes, method) → the journal its payments are booked in
     unchanged = 0
+    pending: list[tuple[Change, tuple, frozenset]] = []
     total, done = len(seen), 0
     for key, s in seen.items():
         done += 1
@@ -486,8 +517,6 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
             continue
         stored_payments = store.payments_of(stored.pk) if stored and stored.booked_as else []
         change = decide(ruleset, s, stored, stored_payments, journals)
-        if change.status not in ("error", "open"):
-            s.content = None  # kept only while a receipt waits (see write)
         corrects, keep = (), frozenset()
         if change.reverse:
             rows = store.postings_of(stored.pk)
@@ -496,13 +525,13 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
                 new = _new_nets(change.booking)
                 keep = frozenset(g for g, lines in _stored_nets(rows).items() if new.get(g, {}) == lines)
             corrects = planner.reverse(change, rows, keep)
-        if change.booking is not None:
-            planner.book(change, corrects, keep)
-            if change.reverse and not change.groups:
-                # Other content, the same books (a name, a time stamp): nothing to correct.
-                change.status = change.booked_as = stored.booked_as
-            change.booking = None  # its legs are in the planner and in change.groups now
         changes.append(change)
+        if change.booking is not None:
+            pending.append((change, corrects, keep))
+            if len(pending) >= BATCH:
+                planner.book_all(pending)
+                pending = []
+    planner.book_all(pending)
     if progress:
         progress("booking", total, total)
 
@@ -526,52 +555,92 @@ def postings_json(groups: list, ids: dict) -> str:
     return "[" + ",".join(parts) + "]"
 
 
-def write(store: Store, result: RunResult, info: dict) -> None:
+def day_deltas(result: RunResult) -> dict[tuple, Decimal]:
+    """What the run adds to each day's totals, per (date, store, journal, account, debtor, vat).
+
+    A leg counts on the date of the entry it went into (the receipt's date, when its
+    group booked nothing in the end) and on the store of the receipt as it was when
+    that leg was booked: a reversal on the store it takes the booking back from.
+    """
+    dates = {n: e["date"] for n, e in ((e["id"], e) for e in result.entries)}
+    deltas: dict[tuple, Decimal] = {}
+    for c in result.changes:
+        if not c.groups:
+            continue
+        store_now, date_now = c.seen.fields[0], c.seen.fields[3]
+        for group, legs in c.groups:
+            kind = group[0]
+            if kind == "reversal" and c.stored is not None:
+                shop, fallback = c.stored.store, c.stored.date
+            else:
+                shop, fallback = store_now, date_now
+            date = dates.get(result.entry_ids.get(group), fallback)
+            journal = group[1]
+            for account, debtor, vat, amount in orjson.loads(legs):
+                k = (date, shop, journal, account, debtor, vat)
+                deltas[k] = deltas.get(k, ZERO) + Decimal(amount)
+    return deltas
+
+
+def write(store: Store, result: RunResult, info: dict, file: tuple[str, str] | None = None) -> None:
     """Write a planned final run (inside the transaction)."""
     run_id = result.run
     store.insert_run({"id": run_id, "started": info.get("started") or _now(), **info})
+    if file is not None:
+        store.insert_file(file[1], file[0], run_id)
     store.insert_entries(run_id, result.entries)
     new, old = [], []
     for c in result.changes:
+        shop, register, number, date, created = c.seen.fields
         # The content is kept while the receipt waits (error, open): `--retry-errors` books it from there.
-        row = {"pk": c.pk, "source": c.seen.key[0], "id": c.seen.key[1], **c.seen.fields,
+        row = {"pk": c.pk, "kind": "receipt", "source": c.seen.key[0], "id": c.seen.key[1], "store": shop,
+               "register": register, "number": number, "date": date, "created": created,
                "hash": c.seen.hash, "status": c.status, "reason": c.reason, "booked_as": c.booked_as,
-               "booked_hash": c.booked_hash,
-               "payments": orjson.dumps(c.payments).decode(),
-               "content": c.seen.content}
+               "booked_hash": c.booked_hash, "payments": orjson.dumps(c.payments).decode(),
+               "content": c.seen.content if c.status in WAITING else None}
         (new if c.new else old).append(row)
     store.insert_receipts(new, run_id)
     store.update_receipts(old, run_id)
     store.insert_postings([(c.pk, postings_json(c.groups, result.entry_ids)) for c in result.changes if c.groups],
                           run_id)
-    store.set_meta("decimals", str(result.decimals))
+    store.add_day_totals(day_deltas(result))
     store.finish_run(run_id, _now(), result.counts)
 
 
 def process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selection = Selection(),
-            final: bool = False, info: dict | None = None, progress: Progress | None = None) -> RunResult:
-    """A trial run (plans, writes nothing) or a final run (plans and books in one transaction)."""
-    if not final:
-        store.check_current()
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            return plan(ruleset, store, inputs, selection, progress, final=False)
-        finally:
-            if collecting:
-                gc.enable()
-    started = _now()
+            final: bool = False, info: dict | None = None, progress: Progress | None = None,
+            file: tuple[str, str] | None = None) -> RunResult:
+    """A trial run (plans, writes nothing) or a final run (plans and books in one transaction).
+
+    `file` is (name, SHA-256) of the inbox file the input is: a final run books a file
+    once; the same content again is recorded as booked already and books nothing.
+    """
     collecting = gc.isenabled()
     gc.disable()  # a run makes millions of small objects and no cycles: collecting only costs time
-    store.begin()
     try:
-        result = plan(ruleset, store, inputs, selection, progress, final=True)
-        write(store, result, {**(info or run_info("api", "", [], selection)), "started": started})
-        store.commit()
-    except BaseException:
-        store.rollback()
-        raise
+        if not final:
+            store.check_current()
+            store.require_client()
+            store.begin_read()
+            try:
+                return plan(ruleset, store, inputs, selection, progress, final=False)
+            finally:
+                store.end_read()
+        started = _now()
+        store.begin()
+        try:
+            booked = store.file_booked(file[1]) if file is not None else None
+            if booked is not None:
+                store.rollback()
+                return RunResult(0, True, [], [], 0, ruleset.decimals, duplicate_of=booked)
+            store.set_client_settings(ruleset.decimals, ruleset.counter_debtor)
+            result = plan(ruleset, store, inputs, selection, progress, final=True)
+            write(store, result, {**(info or run_info("api", "", [], selection)), "started": started}, file)
+            store.commit()
+        except BaseException:
+            store.rollback()
+            raise
+        return result
     finally:
         if collecting:
             gc.enable()
-    return result
