@@ -25,6 +25,7 @@ import datetime as _dt
 import hashlib
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,7 +89,7 @@ class FileOutcome:
 
 
 def book_file(ruleset, rules_path: str, store: Store, path: Path, source: str | None = None, read=None,
-              command: str = "watch") -> FileOutcome:
+              command: str = "watch", selection: Selection = Selection()) -> FileOutcome:
     """Book one inbox file as one final run and move it to done/ or failed/.
 
     A ledger that cannot be used (busy, unreachable) raises LedgerError and leaves
@@ -112,25 +113,44 @@ def book_file(ruleset, rules_path: str, store: Store, path: Path, source: str | 
             return FileOutcome(path, "gone")
         _fail(path, inbox / "failed", str(e))
         return FileOutcome(path, "failed", reason=str(e))
-    except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError, UnicodeError) as e:
-        # A reader's bug must not stop the inbox: the file is put aside with what went wrong.
-        reason = f"{path.name}: tillpost could not read this file ({type(e).__name__}: {e}); please report it"
-        _fail(path, inbox / "failed", reason)
-        return FileOutcome(path, "failed", reason=reason)
+    except Exception as e:  # noqa: BLE001
+        if _ledger_error(e):
+            raise
+        return _put_aside(path, e)
     if not path.exists():
         return FileOutcome(path, "gone")
-    info = run_info(command, rules_path, [str(path)], Selection())
+    info = run_info(command, rules_path, [str(path)], selection)
     try:
-        result = process(ruleset, store, [records], final=True, info=info, file=(path.name, digest))
+        result = process(ruleset, store, [records], selection, final=True, info=info, file=(path.name, digest))
     except InputError as e:  # a JSON Lines file broken further down
         _fail(path, inbox / "failed", str(e))
         return FileOutcome(path, "failed", reason=str(e))
+    except Exception as e:  # noqa: BLE001
+        if _ledger_error(e):
+            raise
+        return _put_aside(path, e)  # its run was rolled back
     if result.duplicate_of is not None:
         name, run = result.duplicate_of
         _move(path, inbox / "done")
         return FileOutcome(path, "duplicate", reason=f"the same content as {name}, booked by run {run}")
     _move(path, inbox / "done")
     return FileOutcome(path, "done", counts=result.counts)
+
+
+def _ledger_error(e: Exception) -> bool:
+    """The ledger's trouble (busy, unreachable, restarted): the file waits for the next run."""
+    if isinstance(e, (LedgerError, sqlite3.Error)):
+        return True
+    return type(e).__module__.startswith("psycopg")
+
+
+def _put_aside(path: Path, e: Exception) -> FileOutcome:
+    """A file tillpost itself fails on must not block the inbox for good: it goes to failed/
+    with what went wrong, and the files after it are booked."""
+    reason = (f"{path.name}: tillpost could not book this file ({type(e).__name__}: {e}); nothing of it is "
+              "booked; please report it with the file")
+    _fail(path, path.parent / "failed", reason)
+    return FileOutcome(path, "failed", reason=reason)
 
 
 def summarize(outcomes: list[FileOutcome]) -> tuple[str, dict]:
