@@ -229,11 +229,10 @@ def sale_receipt(sale: dict, mapper, zone, options: dict) -> dict:
         if stated_tips is not None and cents(stated_tips) != cents(tips):
             problems.append(f"its payments carry tips of {cents(tips)} but the sale's calcTips is "
                             f"{cents(stated_tips)} (not corrected)")
-        if stated:  # a sale fetched without its relations: say so, not only that nothing adds up
-            for plural in ("SaleLines", "SalePayments"):
-                if plural not in sale:
-                    problems.insert(0, f"the sale has no {plural}: fetch it with "
-                                    'load_relations=["SaleLines", "SalePayments", "SalePayments.PaymentType"]')
+        missing = [plural for plural in ("SaleLines", "SalePayments") if plural not in sale]
+        if stated and missing:  # fetched without its relations: say so, not only that nothing adds up
+            problems.insert(0, f"the sale has no {' and no '.join(missing)}: fetch it with "
+                            'load_relations=["SaleLines", "SalePayments", "SalePayments.PaymentType"]')
 
     if problems and status == "completed":
         raise SourceError(problems)

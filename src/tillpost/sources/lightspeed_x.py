@@ -251,8 +251,9 @@ def sale_receipt(sale: dict, mapper, zone, options: dict) -> dict:
     created = local(_utc(sale.get("created_at") or sale.get("sale_date") or sale.get("date"), "created_at"), zone)
     read = _Sale(mapper, incl)
     problems = read.problems
-    items_key = "line_items" if "line_items" in sale else "register_sale_products"
-    payments_key = "payments" if "payments" in sale else "register_sale_payments"
+    v09 = "register_sale_products" in sale or "register_sale_payments" in sale  # 0.9 register_sales
+    items_key = "register_sale_products" if v09 else "line_items"
+    payments_key = "register_sale_payments" if v09 else "payments"
     read.items([item for item in sale.get(items_key) or () if isinstance(item, dict)])
 
     rounding = ZERO
@@ -302,13 +303,13 @@ def sale_receipt(sale: dict, mapper, zone, options: dict) -> dict:
             stated = cents(stated + ecom_total)
             if stated and items_key not in sale:
                 problems.append(f"the sale has no {items_key}: the export left them out; fetch it with "
-                                f"GET /api/2.0/sales/{sale.get('id')}")
+                                f"GET {'/api/register_sales/' if v09 else '/api/2.0/sales/'}{sale.get('id')}")
             elif stated != total:
                 problems.append(f"its line items and adjustments add up to {total} but total_price + total_tax is "
                                 f"{stated} (not corrected)")
         if stated and payments_key not in sale:
             problems.append(f"the sale has no {payments_key}: the export left them out; fetch it with "
-                            f"GET /api/2.0/sales/{sale.get('id')}")
+                            f"GET {'/api/register_sales/' if v09 else '/api/2.0/sales/'}{sale.get('id')}")
     if str(sale.get("status") or "").upper() in ON_ACCOUNT_STATUSES and total != paid:
         payments.append({"method": mapper.method(ON_ACCOUNT, problems), "amount": text(total - paid)})
         paid = total
