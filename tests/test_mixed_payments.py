@@ -191,11 +191,15 @@ def test_a_method_taken_with_an_invoice_must_credit_the_debtor():
                              "mode=turnover: add one for mode=individual that credits the debtors account"]
 
 
-def test_a_payment_rule_for_individual_receipts_of_a_turnover_method_is_no_conflict():
-    """Once pin pays with an invoice, `mode=individual` rules for pin can match: no false 'never matches'."""
-    rules = compiled(OPTED_IN.replace("with pin, cash", "with cash") + "when payment method=cash mode=individual "
-                     "post KAS kas -> deb\n")
-    assert rules is not None
+def test_a_turnover_method_taken_with_an_invoice_can_meet_individual_rules():
+    """Once pin pays with an invoice, a pin payment can be in an individual receipt: two rules that
+    both match one there, neither more specific, are ambiguous; without `with` they never meet."""
+    rules = ("when payment method=pin mode=individual post MEM pin -> deb\n"
+             "when payment method=pin store=UTR01 post MEM pin -> deb\n")
+    with_pin = diagnostics_of("method invoice individual with pin method lease individual\n", rules)
+    assert len(with_pin) == 1 and "ambiguous rules" in with_pin[0], with_pin
+    without = diagnostics_of("method invoice individual method lease individual\n", rules)
+    assert without == []
 
 
 # -- property: the debtor owes the invoice method's part ----------------------------------------
