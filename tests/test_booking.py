@@ -219,7 +219,9 @@ def test_each_bad_receipt_is_an_error_with_its_reason_and_the_rest_is_booked(rul
     assert errors["VATNAME"] == "lines[0] has VAT name 'super', which the rule file does not declare"
     assert errors["TOTAL"] == ("payments 12.00 + cash rounding 0.00 do not match the receipt total 12.10 "
                                "(sales 10.00 + VAT 2.10)")
-    assert "must have exactly one payment; it has 2 (invoice, cash)" in errors["SPLIT"]
+    assert ("a receipt booked individually (invoice) has other payments too (invoice 6.10, cash 6.00), and method "
+            "'invoice' does not take cash with it; to book it against the invoice's debtor as paid in part, "
+            "declare `method invoice individual with cash`") in errors["SPLIT"]
     assert "has no customer debtor and method 'invoice' no fixed debtor" in errors["NODEBTOR"]
     assert errors["CURRENCY"] == "currency USD is not the rule file's EUR"
     assert errors["CENTS"] == "payment cash 12.101 has more decimals than EUR has (2)"

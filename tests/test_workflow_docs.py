@@ -104,5 +104,6 @@ def test_every_compiler_message_is_documented():
                    "no rule books", "duplicate rule", "ambiguous rules", "is outside the client's rules folder",
                    "include cycle", "no such file", "is declared but no rule books on it",
                    "no fact of the cases matches this rule", "only this catch-all rule booked",
-                   "of target", "unknown mode"]:
+                   "of target", "unknown mode", "`with` is for individual methods", "is this method itself",
+                   "is individual too", "must credit a debtors account", "in an individual receipt"]:
         assert phrase in doc, phrase

@@ -15,6 +15,7 @@ from pathlib import Path
 from .diagnostics import Diagnostics, Position, RulesError
 from .gcpause import gc_paused
 from .matcher import Matcher
+from .mixed import check_mixed
 from .ruleset import (
     CURRENCY_DECIMALS,
     DEFAULT_DESCRIBE,
@@ -211,7 +212,13 @@ class _Compiler:
         debtor = st.get("debtor")
         if debtor is not None and mode.text == "turnover":
             self.d.error(debtor.pos, "a fixed debtor is for individual methods; turnover entries use the counter debtor")
-        self.declare(self.methods, name, "method", Method(name.text, mode.text, debtor.text if debtor else None, name.pos))
+        mixed = tuple((w.text, w.pos) for w in st.get("mixed", ()))
+        if mixed and mode.text == "turnover":
+            self.d.error(st["with"].pos, "`with` is for individual methods: it lets a receipt invoiced by one be paid "
+                         "in part by other methods; a turnover receipt may have any payments")
+            mixed = ()
+        self.declare(self.methods, name, "method",
+                     Method(name.text, mode.text, debtor.text if debtor else None, name.pos, mixed))
 
     def attribute_(self, st: Statement) -> None:
         name = st["name"]
@@ -354,7 +361,9 @@ class _Compiler:
         for r in (a, b):
             if "mode" in r.conditions:
                 modes &= r.conditions["mode"]
-        return any(self.methods[m].mode in modes for m in methods)
+        # A method that pays with an individual one (`with`) is also paid in individual receipts.
+        mixed = {name for m in self.methods.values() for name, _ in m.mixed}
+        return any(self.methods[m].mode in modes or (m in mixed and "individual" in modes) for m in methods)
 
     def check_coverage(self) -> None:
         kinds = {r.kind for r in self.rules}
@@ -403,6 +412,7 @@ class _Compiler:
             # Coverage of a file with broken statements would only repeat what they broke.
             self.check_coverage()
         self.check_sources()
+        check_mixed(self.methods, self.rules, self.d)
         receipt_attrs = RECEIPT_ATTRIBUTES + tuple(self.attributes)
         matcher = Matcher(self.rules, receipt_attrs)
         conflicts = 0

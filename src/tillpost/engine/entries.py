@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .postings import Booking
+from .postings import Booking, invoice_debtor
 from .ruleset import RuleSet
 
 ZERO = Decimal(0)
@@ -116,10 +116,7 @@ class EntryBuilder:
         if booking.mode == "turnover":
             return dict(zip(self.ruleset.group_by, booking.key))
         r = booking.receipt
-        debtor = None
-        if r.payments:
-            method = self.ruleset.methods.get(r.payments[0].method)
-            debtor = (method.debtor if method else None) or r.customer_debtor
+        debtor = invoice_debtor(r, self.ruleset)
         return {
             "number": r.number, "id": r.id, "date": r.date, "store": r.store, "register": r.register,
             "customer": r.customer_name or r.customer_id or "", "debtor": debtor or "",

@@ -91,6 +91,12 @@ class Method:
     mode: str  # turnover | individual
     debtor: str | None  # the fixed debtor of an individual method
     pos: Position
+    # `with pin, cash`: the methods that may pay part of a receipt this individual method is
+    # invoiced by; each is (name, position of the name)
+    mixed: tuple[tuple[str, Position], ...] = ()
+
+    def allows(self, other: str) -> bool:
+        return any(name == other for name, _ in self.mixed)
 
 
 @dataclass(frozen=True)

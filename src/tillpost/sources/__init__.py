@@ -38,7 +38,8 @@ class Adapter:
 ADAPTERS: dict[str, Adapter] = {a.name: a for a in (
     Adapter("lightspeed-retail", "Lightspeed Retail (R-Series) API V3 Sale JSON, with SaleLines, SalePayments "
             "and Customer loaded", "lightspeed_retail"),
-    Adapter("lightspeed-x", "Lightspeed Retail X-Series (ex-Vend) sales 2.0 JSON (GET /api/2.0/sales)", "lightspeed_x"),
+    Adapter("lightspeed-x", "Lightspeed Retail X-Series (ex-Vend) sales 2.0 JSON (GET /api/2.0/sales), or 0.9 "
+            "register_sales", "lightspeed_x"),
     Adapter("lightspeed-k", "Lightspeed Restaurant K-Series financial API sales JSON (dailyFinancials, "
             "financials, sales-daily)", "lightspeed_k"),
     Adapter("csv", "CSV or spreadsheet export read with a YAML column mapping (schemas/csv-mapping.schema.json)",
@@ -77,6 +78,7 @@ def _read_bytes(path: str) -> bytes:
 _MARKERS = (
     (b'"saleID"', "lightspeed-retail"),
     (b'"line_items"', "lightspeed-x"),
+    (b'"register_sale_products"', "lightspeed-x"),
     (b'"salesLines"', "lightspeed-k"),
     (b'"nextStartOfDayAsIso8601"', "lightspeed-k"),
 )

@@ -5,6 +5,8 @@ or `GET /f/v2/business-location/{id}/sales-daily` return
 (`{"businessName", "nextStartOfDayAsIso8601", "businessLocationId", "sales": [ … ]}`),
 a list of those, or JSON Lines of them.
 
+- The close time is `timeOfCloseAndPaid`, `timeofCloseAndPaid` or `timeClosed`, as the
+  endpoints' docs spell it.
 - The business day ends at the restaurant's start of day, not at midnight:
   `nextStartOfDayAsIso8601` ("2026-11-21T05:30:00+01:00") says when, so a sale
   closed at 01:30 belongs to the day before. The time zone is that timestamp's
@@ -37,6 +39,7 @@ from .mapping import (
 )
 
 SOURCE = "lightspeed-k"
+CLOSE_TIMES = ("timeOfCloseAndPaid", "timeofCloseAndPaid", "timeClosed")
 SIX = Decimal("0.000001")
 
 
@@ -114,9 +117,10 @@ def _quantity_and_price(q: Decimal, list_price: Decimal) -> tuple[Decimal, Decim
 def sale_receipt(sale: dict, day: BusinessDay, mapper, options: dict) -> dict:
     problems: list[str] = []
     status = _status(sale)
-    closed = sale.get("timeofCloseAndPaid") or sale.get("timeClosed") or sale.get("timeOfOpening") \
+    # The docs spell the close time three ways (dailyFinancials, financials, sales-daily)
+    closed = next((sale[k] for k in CLOSE_TIMES if sale.get(k)), None) or sale.get("timeOfOpening") \
         or sale.get("timeofOpening")
-    date, closed_local = day.of(parse_time(closed, "timeofCloseAndPaid"))
+    date, closed_local = day.of(parse_time(closed, "timeOfCloseAndPaid"))
     opened = sale.get("timeofOpening") or sale.get("timeOfOpening") or closed
 
     incl = True
@@ -174,6 +178,12 @@ def sale_receipt(sale: dict, day: BusinessDay, mapper, options: dict) -> dict:
     total = sum((line_gross(ln) for ln in lines), ZERO) + (ZERO if incl else sum(vat_printed.values(), ZERO))
     paid = sum((Decimal(p["amount"]) for p in payments), ZERO)
     if status == "completed" and total != paid:
+        # an export asked for without its lines or payments says so first
+        missing = [key for key in ("salesLines", "payments") if key not in sale]
+        for key in missing:
+            how = "fetch the financials with `include=payments`" if key == "payments" else \
+                "fetch the sales with their lines"
+            problems.append(f"the sale has no {key}: the export left them out; {how}")
         problems.append(f"its payments {paid} do not match its sales lines {total} (not corrected)")
     if problems and status == "completed":
         raise SourceError(problems)
