@@ -212,3 +212,28 @@ def test_a_store_used_without_a_client_resolution_error_raises_ledger_error(db, 
             store.begin()
     finally:
         store.close()
+
+
+def test_a_features_tables_are_added_by_the_next_final_run_and_a_newer_ledger_is_refused(db, rules, monkeypatch):
+    from tillpost.ledger import store as store_module
+    from tillpost.ledger.store import Extension
+
+    run(rules, db, [receipt("AMS01-K1-1")])
+    monkeypatch.setattr(store_module, "EXTENSIONS", [
+        Extension("demo", ("CREATE TABLE demo (client {int} NOT NULL, note TEXT NOT NULL)",), ("demo",))])
+    result = tp("status", "--db", db)
+    assert result.exit_code == 2 and "lacks the tables of demo; the next final run (or worker) adds them" in result.stderr
+    run(rules, db, [receipt("AMS01-K1-2", number="2")])
+    assert tp("status", "--db", db).exit_code == 0
+    store = Store.open(db)
+    try:
+        store.begin()
+        store._write("INSERT INTO demo (client, note) VALUES (?, ?)", (store.client_id, "x"))
+        store.commit()
+        with pytest.raises(Exception, match="immutable"):
+            store.conn.execute("DELETE FROM demo")
+    finally:
+        store.close()
+    monkeypatch.setattr(store_module, "EXTENSIONS", [])
+    result = tp("status", "--db", db)
+    assert result.exit_code == 2 and "tables of a newer tillpost (demo); upgrade tillpost" in result.stderr

@@ -30,10 +30,15 @@ postings and runs refuse UPDATE and DELETE. A final run is one transaction
 holding its client's lock, so two runs for one client are serialized and the
 second plans against what the first booked; runs for other clients go on.
 
-Migrations are versioned: `MIGRATIONS[n]` takes a ledger from version n-1 to n.
-An empty database gets the current schema at once. An SQLite ledger of version 1
-(wave 1: one client, no client column) is migrated in place into client
-`default` by the first final run.
+The schema grows in two ways. `SCHEMA_VERSION` is the base schema's version:
+`MIGRATIONS[n]` takes a ledger from version n-1 to n (an SQLite ledger of version 1,
+wave 1's single client, is migrated in place into client `default`). Tables a
+feature adds on top (users, exports, …) are `EXTENSIONS`: named, applied in order
+after the base, and recorded in the `migrations` table, so features built side by
+side each add their own without renumbering anybody's. An empty database gets the
+base and every extension at once; a ledger missing some gets them from the first
+final run (or worker) that opens it for writing. A ledger with an extension this
+tillpost does not know was written by a newer one and is refused.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ UPDATABLE = {"runs"}
 # `{int}` an integer column wide enough for any count.
 SCHEMA = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)",
     """CREATE TABLE clients (
         id {id},
         name TEXT NOT NULL UNIQUE,
@@ -163,6 +169,19 @@ SCHEMA = [
         PRIMARY KEY (client, date, store, journal, account, debtor, vat))""",
 ]
 
+@dataclass(frozen=True)
+class Extension:
+    """Tables a feature adds to the base schema: DDL statements (with `{int}` and `{id}` as in
+    SCHEMA), and which of its tables refuse UPDATE and DELETE once written."""
+
+    name: str
+    statements: tuple[str, ...]
+    immutable: tuple[str, ...] = ()
+
+
+# In the order they are applied; append, never reorder or edit one that has landed.
+EXTENSIONS: list[Extension] = []
+
 # Wave 1's single-client schema, which `_v1_to_v2` migrates from.
 V1_TABLES = ("runs", "receipts", "entries", "entry_lines", "entry_receipts", "corrections", "postings")
 
@@ -219,7 +238,7 @@ class _Backend:
     def ddl(self, sql: str) -> str:
         return sql.format(id=self.client_id_type, int=self.int_type)
 
-    def guards(self) -> list[str]:
+    def guards(self, tables=IMMUTABLE) -> list[str]:
         raise NotImplementedError
 
 
@@ -229,10 +248,10 @@ class _SQLite(_Backend):
     client_id_type = "INTEGER PRIMARY KEY"
     int_type = "INTEGER"
 
-    def guards(self) -> list[str]:
+    def guards(self, tables=IMMUTABLE) -> list[str]:
         return [f"CREATE TRIGGER {table}_{action}_forbidden BEFORE {action.upper()} ON {table} "
                 f"BEGIN SELECT RAISE(ABORT, 'booked {table} are immutable'); END"
-                for table in IMMUTABLE for action in ("update", "delete")
+                for table in tables for action in ("update", "delete")
                 if not (table in UPDATABLE and action == "update")]
 
 
@@ -246,11 +265,11 @@ class _Postgres(_Backend):
 
         self.errors = (psycopg.Error,)
 
-    def guards(self) -> list[str]:
+    def guards(self, tables=IMMUTABLE) -> list[str]:
         out = ["""CREATE OR REPLACE FUNCTION tillpost_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
                   BEGIN RAISE EXCEPTION 'booked % are immutable', TG_TABLE_NAME
                         USING ERRCODE = 'integrity_constraint_violation'; END $$"""]
-        for table in IMMUTABLE:
+        for table in tables:
             actions = "DELETE" if table in UPDATABLE else "UPDATE OR DELETE"
             out.append(f"CREATE TRIGGER {table}_immutable BEFORE {actions} ON {table} "
                        "FOR EACH ROW EXECUTE FUNCTION tillpost_immutable()")
@@ -462,12 +481,31 @@ class Store:
                               f"understands ({SCHEMA_VERSION}); upgrade tillpost")
         return version
 
+    def applied_extensions(self) -> list[str]:
+        names = [name for (name,) in self.query("SELECT name FROM migrations")]
+        unknown = sorted(set(names) - {e.name for e in EXTENSIONS})
+        if unknown:
+            raise LedgerError(f"{shown_db(self.path)}: the ledger has tables of a newer tillpost "
+                              f"({', '.join(unknown)}); upgrade tillpost")
+        return names
+
+    def missing_extensions(self) -> list[Extension]:
+        applied = set(self.applied_extensions())
+        return [e for e in EXTENSIONS if e.name not in applied]
+
     def check_current(self) -> None:
         """Readers (trial, status) need the current schema; only a final run migrates."""
         version = self.version()
         if 0 < version < SCHEMA_VERSION:
             raise LedgerError(f"{shown_db(self.path)}: ledger schema version {version}; a final run migrates it to "
                               f"{SCHEMA_VERSION}")
+        if version and self.missing_extensions():
+            missing = ", ".join(e.name for e in self.missing_extensions())
+            raise LedgerError(f"{shown_db(self.path)}: the ledger lacks the tables of {missing}; the next final run "
+                              "(or worker) adds them")
+
+    def is_current(self) -> bool:
+        return self.version() == SCHEMA_VERSION and not self.missing_extensions()
 
     def _create_schema(self) -> None:
         # SQLite makes the schema inside the first final run's transaction: a statement of the
@@ -479,6 +517,20 @@ class Store:
         for sql in self.backend.guards():
             write(sql)
         write("INSERT INTO meta (key, value) VALUES ('schema_version', '%d')" % SCHEMA_VERSION)
+        self._extend(EXTENSIONS)
+
+    def _extend(self, extensions: list[Extension]) -> None:
+        write = self._write if self.backend.name == "sqlite" else self._ddl
+        for ext in extensions:
+            for sql in ext.statements:
+                write(self.backend.ddl(sql))
+            for sql in self.backend.guards(ext.immutable):
+                write(sql)
+            record = ("INSERT INTO migrations (name, applied) VALUES (?, ?)", (ext.name, _now()))
+            if self.backend.name == "sqlite":
+                self._write(*record)
+            else:
+                self.conn.execute(self._sql(record[0]), record[1])
 
     def _ddl(self, sql: str) -> None:
         self.conn.execute(sql)
@@ -492,11 +544,12 @@ class Store:
         for n in range(version + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[n](self)
             self._write("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(n),))
+        self._extend(self.missing_extensions())
 
     def ensure_schema(self) -> None:
         """PostgreSQL: create or migrate the schema in a transaction of its own, under a lock,
         so that workers starting at once on an empty database create it once."""
-        if self.backend.name != "postgresql" or self.version() == SCHEMA_VERSION:
+        if self.backend.name != "postgresql" or self.is_current():
             return
         try:
             self.conn.execute("BEGIN")
