@@ -119,3 +119,18 @@ def parse_deliver(value, target: str | None, report) -> DeliverConfig | None:
     if not ok:
         return None
     return DeliverConfig(package, base_url.rstrip("/"), dict(credentials), administration, float(timeout))
+
+
+def redact(text: str, data: dict) -> str:
+    """The workspace file's text as diagnostics may quote it: any value written in a deliver table's
+    credentials that is not a place (`env:`, `secrets:`) — a credential itself — is masked."""
+    found = []
+    for table in (data.get("clients") or {}).values() if isinstance(data.get("clients"), dict) else ():
+        export = table.get("export") if isinstance(table, dict) else None
+        deliver = export.get("deliver") if isinstance(export, dict) else None
+        credentials = deliver.get("credentials") if isinstance(deliver, dict) else None
+        if isinstance(credentials, dict):
+            found += [v for k, v in credentials.items() if isinstance(v, str) and len(v) >= 4 and check_source(k, v)]
+    for value in sorted(set(found), key=len, reverse=True):
+        text = text.replace(value, "*" * 3)
+    return text

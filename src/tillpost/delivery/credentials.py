@@ -151,7 +151,9 @@ def update_secret(path: Path, key: str, value: str) -> None:
     *table, name = key.split(".")
     lines = text.splitlines(keepends=True)
     current: list[str] = []
-    line_re = re.compile(r"(\s*)(" + re.escape(name) + r"|\"" + re.escape(name) + r"\")(\s*=\s*)(.*?)(\r?\n)?$")
+    # key = "value" or 'value', then maybe a comment: only the value is replaced
+    line_re = re.compile(r"([ \t]*)(" + re.escape(name) + r"|\"" + re.escape(name) + r"\")([ \t]*=[ \t]*)"
+                         r"(\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*')([ \t]*(?:#[^\n]*)?)(\r?\n)?$")
     found = None
     for n, line in enumerate(lines):
         m = _HEADER.match(line)
@@ -166,7 +168,7 @@ def update_secret(path: Path, key: str, value: str) -> None:
                               f"[{'.'.join(table)}]" if table else f"{path}: cannot keep the new value of '{key}': "
                               f"no line `{name} = \"…\"` at the top of the file")
     m = line_re.match(lines[found])
-    lines[found] = f"{m.group(1)}{m.group(2)}{m.group(3)}{json.dumps(value)}{m.group(5) or ''}"
+    lines[found] = f"{m.group(1)}{m.group(2)}{m.group(3)}{json.dumps(value)}{m.group(5)}{m.group(6) or ''}"
     new = "".join(lines)
     if _lookup(tomllib.loads(new), key) != value:  # a layout this edit does not understand: change nothing
         raise CredentialError(f"{path}: cannot keep the new value of '{key}' in place; write it yourself")

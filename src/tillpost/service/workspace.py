@@ -128,7 +128,9 @@ def load_workspace(path: str | Path) -> Workspace:
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e)) or "not TOML"
         raise WorkspaceError(f"{where}: error: {message}") from None
     ws = Workspace(file)
-    ws.diagnostics.add_source(str(file), text)
+    from ..delivery.config import redact  # a credential written here by mistake is never quoted back
+
+    ws.diagnostics.add_source(str(file), redact(text, data))
     where = _Locator(text)
     shown = str(file)
 
