@@ -170,7 +170,7 @@ def test_a_429_is_waited_out_as_the_package_asks(db, tmp_path, moneybird):
     finally:
         stamina.instrumentation.set_on_retry_hooks(hooks)
     assert waits == [1.0]  # Retry-After, not the policy's own backoff
-    assert any("Moneybird is busy (429 Too Many Requests): waiting 1 s as Moneybird asks" in l for l in lines)
+    assert any(": Moneybird is busy (429 Too Many Requests): waiting 1 s as Moneybird asks" in l for l in lines)
     assert report.exit_code == 0
     assert_exactly_once(db, moneybird)
 

@@ -29,6 +29,7 @@ has expired (long after any of its requests could still be under way).
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import os
 import socket
 import uuid
@@ -43,6 +44,10 @@ from .credentials import Credentials
 from .transport import Answer, PackageDocument, Refused, Transient, Transport
 
 LEASE_SECONDS = 900
+
+# stamina logs each retry to its logger; our own lines say what is retried and why. Without a
+# handler anywhere, Python would print its bare event name on stderr.
+logging.getLogger("stamina").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,7 @@ class Deliverer:
         self.title = config.package.title
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.report = DeliveryReport(store.client, config.package.name)
+        self.current = ""  # the reference of the document being delivered, for the retry lines
 
     def say(self, text: str) -> None:
         self.log(self.credentials.scrub(f"{self.store.client}: {self.config.package.name}: {text}"))
@@ -218,14 +224,15 @@ class Deliverer:
         if exc.retry_after is not None:
             if exc.retry_after > self.policy.max_wait:
                 return False
-            self.say(f"{exc}: waiting {exc.retry_after:g} s as {self.title} asks")
+            self.say(f"{self.current}: {exc}: waiting {exc.retry_after:g} s as {self.title} asks")
             return float(exc.retry_after)
-        self.say(f"{exc}: trying again")
+        self.say(f"{self.current}: {exc}: trying again")
         return True
 
     def deliver_one(self, doc: PackageDocument, uncertain: bool) -> tuple[Answer, bool]:
         """The package's answer for `doc`, and whether it was found there rather than posted."""
         p = self.policy
+        self.current = doc.reference
         for attempt in stamina.retry_context(on=self._retry, attempts=p.attempts, timeout=p.timeout,
                                              wait_initial=p.wait_initial, wait_max=p.wait_max,
                                              wait_jitter=p.wait_jitter):

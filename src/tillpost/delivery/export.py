@@ -133,11 +133,13 @@ def exportable(target: str):
 
 
 def destination(out: str | Path, name: str, to_folder: bool) -> Path:
-    """Where an export goes: OUT itself, or `name` in the folder OUT. It must not exist yet."""
+    """Where an export goes: OUT itself, or `name` in the folder OUT (an existing folder, or one
+    named with a trailing slash). It must not exist yet."""
+    folder = to_folder or str(out).endswith(("/", os.sep))
     out = Path(out)
-    if to_folder:
+    if folder:
         out.mkdir(parents=True, exist_ok=True)
-    path = out / name if (to_folder or out.is_dir()) else out
+    path = out / name if (folder or out.is_dir()) else out
     if not path.parent.is_dir():
         raise ExportError(f"{path}: the folder {path.parent} does not exist")
     if path.exists():
