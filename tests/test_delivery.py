@@ -512,3 +512,70 @@ def test_credentials_missing_are_clear_errors(tmp_path):
         resolve({"token": "secrets:token"}, None, {})
     creds = resolve({"token": "env:T"}, None, {"T": "secret-value-1234"})
     assert "secret-value-1234" not in repr(creds) and creds.scrub("a secret-value-1234 b") == "a *** b"
+
+
+def expire_leases(db) -> None:
+    store = Store.open(db)
+    try:
+        store.begin()
+        store._write("UPDATE delivery_leases SET expires = ?", ("2000-01-01T00:00:00+00:00",))
+        store.commit()
+    finally:
+        store.close()
+
+
+def test_a_failure_at_any_write_of_a_delivery_leaves_every_document_once_after_the_next_run(new_db, tmp_path,
+                                                                                             monkeypatch):
+    from test_ledger import receipt
+
+    from tillpost.ledger.store import InjectedFailure
+
+    receipts = [receipt("AMS01-K1-1", number="1")]  # three entries: cash, memorial (cost), sales
+    real_write = Store._write
+
+    def delivery_writes(fail_at: int | None):
+        count = {"n": 0}
+
+        def write(self, sql, params=()):
+            count["n"] += 1
+            if count["n"] == fail_at:
+                raise InjectedFailure(f"injected failure before delivery write {count['n']}")
+            return real_write(self, sql, params)
+
+        return write, count
+
+    server = Moneybird()
+    try:
+        db = new_db("count")
+        (tmp_path / "count").mkdir()
+        booked_and_exported(db, server, tmp_path / "count", receipts)
+        write, count = delivery_writes(None)
+        monkeypatch.setattr(Store, "_write", write)
+        deliver_now(db, server, credentials_for(server, tmp_path))
+        monkeypatch.setattr(Store, "_write", real_write)
+        total = count["n"]
+    finally:
+        server.close()
+    assert total >= 3 * 4
+    for k in range(1, total + 1):
+        server = Moneybird()
+        try:
+            db = new_db(f"ledger{k}")
+            (tmp_path / f"out{k}").mkdir()
+            booked_and_exported(db, server, tmp_path / f"out{k}", receipts)
+            write, _ = delivery_writes(k)
+            monkeypatch.setattr(Store, "_write", write)
+            try:
+                deliver_now(db, server, credentials_for(server, tmp_path))
+            except InjectedFailure:
+                pass
+            else:
+                assert k == total  # only the lease's release goes on without: the lease expires by itself
+            monkeypatch.setattr(Store, "_write", real_write)
+            expire_leases(db)  # the failed deliverer's lease runs out
+            report, _ = deliver_now(db, server, credentials_for(server, tmp_path))
+            assert report.exit_code == 0, (k, report.summary())
+            assert len(server.stored) == 3, f"a failure at delivery write {k}: {server.references()}"
+            assert_exactly_once(db, server)
+        finally:
+            server.close()

@@ -22,8 +22,8 @@ client's delivery (the package is unwell); a refusal of our credentials or confi
 it at once. Either way the documents wait, and the reason is recorded and reported.
 
 One process delivers a client's documents at a time: a lease in `delivery_leases`, taken and
-renewed in the client's transaction, that a killed deliverer's successor takes over when it
-has expired (long after any of its requests could still be under way).
+renewed in the client's transaction with every document, that a killed deliverer's successor
+takes over when it has expired (five minutes: after any of its requests could still be under way).
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ from .config import DeliverConfig
 from .credentials import Credentials
 from .transport import Answer, PackageDocument, Refused, Transient, Transport
 
-LEASE_SECONDS = 900
+# Longer than one document can take (its tries, 2 minutes, and a request's timeout): the lease is
+# renewed with every document, and a killed deliverer's expires after this.
+LEASE_SECONDS = 300
 
 # stamina logs each retry to its logger; our own lines say what is retried and why. Without a
 # handler anywhere, Python would print its bare event name on stderr.
