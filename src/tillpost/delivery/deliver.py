@@ -109,15 +109,18 @@ class _Stop(Exception):
 
 class Deliverer:
     def __init__(self, store: Store, config: DeliverConfig, credentials: Credentials, transport: Transport,
-                 log: Callable[[str], None], policy: RetryPolicy, lease_seconds: float):
+                 log: Callable[[str], None], policy: RetryPolicy, lease_seconds: float, details: bool = True):
         self.store, self.config, self.credentials, self.transport = store, config, credentials, transport
-        self.log, self.policy, self.lease_seconds = log, policy, lease_seconds
+        self.log, self.policy, self.lease_seconds, self.details = log, policy, lease_seconds, details
         self.title = config.package.title
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.report = DeliveryReport(store.client, config.package.name)
         self.current = ""  # the reference of the document being delivered, for the retry lines
 
-    def say(self, text: str) -> None:
+    def say(self, text: str, detail: bool = False) -> None:
+        """A log line; `detail` lines (a document accepted) only when every document is to be shown."""
+        if detail and not self.details:
+            return
         self.log(self.credentials.scrub(f"{self.store.client}: {self.config.package.name}: {text}"))
 
     # -- the ledger ----------------------------------------------------------------------------
@@ -296,7 +299,8 @@ class Deliverer:
                                          "found": found})
                     how = "found in the package after a lost answer" if found else "accepted"
                     self.say(f"{doc.reference} (export {doc.export} document {doc.number}): {how}: id "
-                             f"{answer.package_id}" + (f", number {answer.number}" if answer.number else ""))
+                             f"{answer.package_id}" + (f", number {answer.number}" if answer.number else ""),
+                             detail=not found)
                 else:
                     message = self.credentials.scrub(answer.message or "refused")
                     rep.rejected.append({**entry, "message": message})
@@ -312,13 +316,14 @@ class Deliverer:
 
 def deliver(store: Store, config: DeliverConfig, credentials: Credentials, log: Callable[[str], None] = print,
             transport: Transport | None = None, policy: RetryPolicy = RetryPolicy(),
-            lease_seconds: float = LEASE_SECONDS) -> DeliveryReport:
-    """Deliver the store's client's exported documents to its package; the report of what happened."""
+            lease_seconds: float = LEASE_SECONDS, details: bool = True) -> DeliveryReport:
+    """Deliver the store's client's exported documents to its package; the report of what happened.
+    `log` gets a line per document (`details`: also those accepted at the first post) and per retry."""
     store.require_client(existing=True)
     own = transport is None
     transport = transport or make_transport(config, credentials)
     try:
-        return Deliverer(store, config, credentials, transport, log, policy, lease_seconds).run()
+        return Deliverer(store, config, credentials, transport, log, policy, lease_seconds, details).run()
     finally:
         if own:
             transport.close()

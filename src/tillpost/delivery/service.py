@@ -33,7 +33,8 @@ def export_and_deliver(store, ruleset, rules_path: str, export: dict, secrets: P
     settings = export.get("deliver")
     if settings is not None:
         try:
-            report = deliver(store, settings, resolve(settings.credentials, secrets), log=log)
+            # The worker's log: a line per run, and one per document only when something is amiss.
+            report = deliver(store, settings, resolve(settings.credentials, secrets), log=log, details=False)
             parts.append(report.summary().split(": ", 1)[1])
         except CredentialError as e:
             parts.append(f"not delivered: {e}")
