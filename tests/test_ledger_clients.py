@@ -16,6 +16,7 @@ from tillpost.api import load_rules
 from tillpost.engine.receipts import Records
 from tillpost.ledger import LedgerError, Store, process
 from tillpost.ledger.status import status
+from tillpost.ledger.store import ReceiptRow
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ledger"
 
@@ -91,9 +92,8 @@ def test_a_ledger_of_several_clients_needs_a_client_name(db, rules):
         store.begin()
         (pk,) = ledgers.query(db, "SELECT max(pk) + 1 FROM receipts")[0]
         with pytest.raises(Exception, match="(?i)unique|duplicate"):
-            store.insert_receipts([{"pk": pk, "kind": "receipt", "source": "test", "id": "AMS01-K1-1", "store": "S",
-                                    "register": "", "number": "1", "date": "2026-11-20", "hash": "x",
-                                    "status": "booked", "payments": "[]"}], 1)
+            store.insert_receipts([ReceiptRow(pk, "receipt", "test", "AMS01-K1-1", "S", "", "1", "2026-11-20", None,
+                                              "x", "booked", None, None, None, "[]", None)], 1)
     finally:
         store.rollback()
         store.close()

@@ -49,10 +49,10 @@ import orjson
 from ..engine.book import _read
 from ..engine.entries import Entry, EntryBuilder, EntryLine
 from ..engine.journal import entry_dict
-from ..engine.postings import Booking, Leg, ReceiptError, book_receipt, receipt_attributes
-from ..engine.receipts import Records, receipt_id
+from ..engine.postings import Booking, ReceiptError, book_receipt, receipt_attributes
+from ..engine.receipts import Receipt, ReceiptInvalid, Records, _FloatSeen, decode_receipt, receipt_id
 from ..engine.ruleset import RuleSet
-from .store import Store, StoredReceipt
+from .store import ReceiptRow, Store, StoredReceipt
 
 STATUSES = ("booked", "late", "changed", "open", "voided", "error")
 BOOKED = ("booked", "late", "changed")
@@ -120,7 +120,7 @@ class Change:
     reason: str | None
     booked_as: str | None  # the status its standing booking was made under; None: nothing booked
     booked_hash: str | None  # the content hash of that booking
-    payments: list
+    payments: str  # JSON: [[method, amount, journal (null while nothing is booked)], …]
     booking: Booking | None = None  # the new legs to book
     reverse: bool = False  # take out what it booked before (a change, or voided after booking)
     groups: list = field(default_factory=list)  # (group, legs as JSON) this run posts, per entry
@@ -138,6 +138,7 @@ class RunResult:
     decimals: int
     entry_ids: dict = field(default_factory=dict)  # group (kind, journal, mode, key, corrects) → entry id
     duplicate_of: tuple[str, int] | None = None  # (file name, run) that booked the same file before
+    totals: dict = field(default_factory=dict)  # the planner's day totals (see day_deltas)
 
     @property
     def counts(self) -> dict:
@@ -221,7 +222,7 @@ def stored_records(rows: list[tuple[str, str, str]]) -> Records:
 # -- deciding, per receipt -----------------------------------------------------------------
 
 
-def _booked_payments(booking: Booking, ruleset: RuleSet, cache: dict) -> list:
+def _booked_payments(booking: Booking, ruleset: RuleSet, cache: dict) -> str:
     """[method, amount, journal] per payment of a booked receipt: the journal its rule posts it in, or "skip".
 
     The payment rule is looked up again rather than through `Booking.matched`, which
@@ -237,18 +238,33 @@ def _booked_payments(booking: Booking, ruleset: RuleSet, cache: dict) -> list:
             rule = ruleset.matcher.lookups["payment"](rvalues, (p.method,))
             journal = cache[(rvalues, p.method)] = rule.post.journal.name if rule and rule.post else "skip"
         out.append([p.method, str(p.amount), journal])
-    return out
+    return orjson.dumps(out).decode()
 
 
-def _payments(obj_or_booking) -> list:
+def _payments(obj) -> str:
     """[method, amount, None] per payment of a receipt that is not booked (as far as readable)."""
     out = []
-    payments = obj_or_booking.get("payments") if isinstance(obj_or_booking, dict) else None
-    if isinstance(payments, list):
-        for p in payments:
+    if isinstance(obj, Receipt):
+        out = [[p.method, str(p.amount), None] for p in obj.payments]
+    elif isinstance(obj, dict) and isinstance(obj.get("payments"), list):
+        for p in obj["payments"]:
             if isinstance(p, dict) and isinstance(p.get("method"), str):
                 out.append([p["method"], str(p.get("amount")), None])
-    return out
+    return orjson.dumps(out, default=str).decode()
+
+
+def _read_seen(seen: Seen):
+    """(decoded object or Receipt, Receipt or None, problem) of a receipt of the input: its JSON
+    text straight into a Receipt when it reads cleanly (as `book` does), else the careful way."""
+    records = seen.records
+    item = records.items[seen.index]
+    if type(item) is bytes and not (records.errors and seen.index in records.errors):
+        try:
+            receipt = decode_receipt(item)
+            return receipt, receipt, None
+        except (ReceiptInvalid, _FloatSeen):
+            pass
+    return _read(records, seen.index)
 
 
 def decide(ruleset: RuleSet, seen: Seen, stored: StoredReceipt | None, stored_payments, cache: dict) -> Change:
@@ -256,7 +272,7 @@ def decide(ruleset: RuleSet, seen: Seen, stored: StoredReceipt | None, stored_pa
     if was_booked and seen.copies == 1 and seen.hash == stored.booked_hash:
         # Back to the content that is booked (after a broken version or a duplicate): nothing to book.
         return Change(seen, stored, stored.booked_as, None, stored.booked_as, stored.booked_hash, stored_payments)
-    obj, receipt, problem = _read(seen.records, seen.index)
+    obj, receipt, problem = _read_seen(seen)
     if problem is not None and stored and stored.status == "error" and stored.hash == seen.hash \
             and seen.records.source == FROM_LEDGER:
         # Retried from the ledger, the same unreadable content keeps the reason it was given
@@ -345,11 +361,6 @@ def _ids(ids) -> str:
     return ", ".join(str(i) for i in ids)
 
 
-def _journal_part(booking: Booking, journal: str) -> Booking:
-    """The part of a booking that goes into one journal."""
-    return booking.only(journal)
-
-
 class _Planner:
     """Groups the run's bookings and reversals into new entries and numbers them."""
 
@@ -361,6 +372,8 @@ class _Planner:
         self.next_entry = next_entry
         self.builders: dict[tuple, EntryBuilder] = {}  # (kind, corrects) → builder
         self.reversals: dict[tuple, dict] = {}  # (journal, mode, key, corrects) → lines, receipts, entry ids
+        # (group, store, date of the receipt) → (account, debtor, vat) → net: what the run adds to the days
+        self.totals: dict[tuple, dict] = {}
 
     def _builder(self, kind: str, corrects: tuple) -> EntryBuilder:
         b = self.builders.get((kind, corrects))
@@ -382,27 +395,56 @@ class _Planner:
             change.booking = None  # its legs are in the planner and in change.groups now
 
     def book(self, change: Change, corrects: tuple = (), keep: frozenset = frozenset()) -> None:
-        """Book the change's new legs; groups in `keep` already hold exactly these and are left alone."""
+        """Book the change's new legs; groups in `keep` already hold exactly these and are left alone.
+
+        Each journal's part goes into a regular entry, a supplement (its group was booked
+        before this run) or a rebooking (a correction); the parts of one kind are added to
+        that kind's entries in one go.
+        """
         booking = change.booking
-        key = "/".join(booking.key)
-        by_journal: dict[str, list[Leg]] = {}
-        for leg in booking.legs:
-            if (leg.journal, booking.mode, key) not in keep:
-                by_journal.setdefault(leg.journal, []).append(leg)
-        late = False
-        for journal, legs in by_journal.items():
+        mode, key = booking.mode, "/".join(booking.key)
+        by_journal: dict[str, list] = {}
+        for posting in booking.postings:
+            journal = posting[0].journal
+            part = by_journal.get(journal)
+            if part is None:
+                if (journal, mode, key) in keep:
+                    continue
+                part = by_journal[journal] = []
+            part.append(posting)
+        by_kind: dict[str, list] = {}
+        shop, date = change.seen.fields[0], change.seen.fields[3]
+        for journal, postings in by_journal.items():
             if corrects:
                 kind = "rebooking"
-            elif (journal, booking.mode, key) in self.booked_groups:
-                kind, late = "supplement", True
+            elif (journal, mode, key) in self.booked_groups:
+                kind = "supplement"
             else:
                 kind = "regular"
-            self._builder(kind, corrects).add(_journal_part(booking, journal))
+            by_kind.setdefault(kind, []).extend(postings)
+            group = (kind, journal, mode, key, corrects)
+            legs = []
+            for stem, amount in postings:
+                legs.append([*stem.debit, str(amount)])
+                legs.append([*stem.credit, str(-amount)])
             # As text: orjson's bytes keep their kilobyte buffer, text is exactly as long as it is.
-            change.groups.append(((kind, journal, booking.mode, key, corrects), orjson.dumps(
-                [[l.account, l.debtor, l.vat, str(l.amount)] for l in legs]).decode()))
-        if late and change.status == "booked":
+            change.groups.append((group, orjson.dumps(legs).decode()))
+            self._total(group, shop, date, postings)
+        for kind, postings in by_kind.items():
+            part = booking if len(by_kind) == 1 and len(postings) == len(booking.postings) else \
+                Booking(booking.receipt, mode, booking.key, postings, booking.ruleset)
+            self._builder(kind, corrects).add(part)
+        if "supplement" in by_kind and change.status == "booked":
             change.status = change.booked_as = "late"
+
+    def _total(self, group: tuple, shop: str, date: str, postings) -> None:
+        """Add a group's postings to the day totals (see `day_deltas`)."""
+        sums = self.totals.get((group, shop, date))
+        if sums is None:
+            sums = self.totals[(group, shop, date)] = {}
+        for stem, amount in postings:
+            sums[stem.debit] = sums.get(stem.debit, ZERO) + amount
+            sums[stem.credit] = sums.get(stem.credit, ZERO) - amount
 
     def reverse(self, change: Change, rows: list[list[dict]], keep: frozenset = frozenset()) -> tuple:
         """Take out exactly what the receipt booked, as stored, except in the groups in `keep`
@@ -419,7 +461,12 @@ class _Planner:
             slot["receipts"].add(change.seen.key[1])
             slot["entries"].update(g["e"] for row in rows for g in row
                                    if (g["j"], g["m"], g["k"]) == (journal, mode, key) and g["e"] is not None)
-            change.groups.append((("reversal", journal, mode, key, corrects), orjson.dumps(legs).decode()))
+            group = ("reversal", journal, mode, key, corrects)
+            change.groups.append((group, orjson.dumps(legs).decode()))
+            stored = change.stored
+            sums = self.totals.setdefault((group, stored.store, stored.date), {})
+            for (a, d, v), amount in nets[(journal, mode, key)].items():
+                sums[(a, d, v)] = sums.get((a, d, v), ZERO) - amount
         return corrects
 
     def entries(self) -> tuple[list[dict], dict]:
@@ -515,7 +562,7 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
         if stored and stored.hash == s.hash and stored.status != "error" and s.copies == 1:
             unchanged += 1
             continue
-        stored_payments = store.payments_of(stored.pk) if stored and stored.booked_as else []
+        stored_payments = store.payments_of(stored.pk) if stored and stored.booked_as else "[]"
         change = decide(ruleset, s, stored, stored_payments, journals)
         corrects, keep = (), frozenset()
         if change.reverse:
@@ -542,7 +589,7 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
             next_pk += 1
         else:
             change.pk = change.stored.pk
-    return RunResult(run_id, final, entries, changes, unchanged, ruleset.decimals, ids)
+    return RunResult(run_id, final, entries, changes, unchanged, ruleset.decimals, ids, totals=planner.totals)
 
 
 def postings_json(groups: list, ids: dict) -> str:
@@ -562,23 +609,15 @@ def day_deltas(result: RunResult) -> dict[tuple, Decimal]:
     group booked nothing in the end) and on the store of the receipt as it was when
     that leg was booked: a reversal on the store it takes the booking back from.
     """
-    dates = {n: e["date"] for n, e in ((e["id"], e) for e in result.entries)}
+    dates = {e["id"]: e["date"] for e in result.entries}
     deltas: dict[tuple, Decimal] = {}
-    for c in result.changes:
-        if not c.groups:
-            continue
-        store_now, date_now = c.seen.fields[0], c.seen.fields[3]
-        for group, legs in c.groups:
-            kind = group[0]
-            if kind == "reversal" and c.stored is not None:
-                shop, fallback = c.stored.store, c.stored.date
-            else:
-                shop, fallback = store_now, date_now
-            date = dates.get(result.entry_ids.get(group), fallback)
-            journal = group[1]
-            for account, debtor, vat, amount in orjson.loads(legs):
+    for (group, shop, fallback), sums in result.totals.items():
+        date = dates.get(result.entry_ids.get(group), fallback)
+        journal = group[1]
+        for (account, debtor, vat), amount in sums.items():
+            if amount:
                 k = (date, shop, journal, account, debtor, vat)
-                deltas[k] = deltas.get(k, ZERO) + Decimal(amount)
+                deltas[k] = deltas.get(k, ZERO) + amount
     return deltas
 
 
@@ -593,11 +632,9 @@ def write(store: Store, result: RunResult, info: dict, file: tuple[str, str] | N
     for c in result.changes:
         shop, register, number, date, created = c.seen.fields
         # The content is kept while the receipt waits (error, open): `--retry-errors` books it from there.
-        row = {"pk": c.pk, "kind": "receipt", "source": c.seen.key[0], "id": c.seen.key[1], "store": shop,
-               "register": register, "number": number, "date": date, "created": created,
-               "hash": c.seen.hash, "status": c.status, "reason": c.reason, "booked_as": c.booked_as,
-               "booked_hash": c.booked_hash, "payments": orjson.dumps(c.payments).decode(),
-               "content": c.seen.content if c.status in WAITING else None}
+        row = ReceiptRow(c.pk, "receipt", c.seen.key[0], c.seen.key[1], shop, register, number, date, created,
+                         c.seen.hash, c.status, c.reason, c.booked_as, c.booked_hash, c.payments,
+                         c.seen.content if c.status in WAITING else None)
         (new if c.new else old).append(row)
     store.insert_receipts(new, run_id)
     store.update_receipts(old, run_id)

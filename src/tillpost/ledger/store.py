@@ -53,6 +53,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 SCHEMA_VERSION = 2
 DEFAULT_CLIENT = "default"
@@ -192,6 +193,28 @@ class LedgerError(Exception):
 
 class InjectedFailure(RuntimeError):
     """Raised by the test hook between two statements of a final run."""
+
+
+class ReceiptRow(NamedTuple):
+    """A receipt's row as a run writes it (its client and runs are the store's)."""
+
+    pk: int
+    kind: str
+    source: str
+    id: str
+    store: str
+    register: str
+    number: str
+    date: str
+    created: str | None
+    hash: str
+    status: str
+    reason: str | None
+    booked_as: str | None
+    booked_hash: str | None
+    payments: str  # JSON: [[method, amount, journal or null], …]
+    content: str | None
+    detail: str | None = None
 
 
 @dataclass
@@ -359,6 +382,9 @@ class Store:
                 conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout)
             else:
                 conn = sqlite3.connect(path, isolation_level=None, timeout=timeout)
+                # A final run writes its whole day in one transaction: a page cache that holds it
+                # keeps SQLite from spilling pages to the file (and locking readers out) half-way.
+                conn.execute("PRAGMA cache_size = -131072")
             store = cls(conn, path, readonly, backend, client)
             store.version()  # fails early on a file that is not SQLite
             return store
@@ -763,9 +789,10 @@ class Store:
                 self.query("SELECT legs FROM postings WHERE client = ? AND receipt = ? ORDER BY run",
                            (self._cid(), pk))]
 
-    def payments_of(self, pk: int) -> list:
+    def payments_of(self, pk: int) -> str:
+        """The receipt's payments as stored: JSON [[method, amount, journal], …]."""
         row = self._one("SELECT payments FROM receipts WHERE client = ? AND pk = ?", (self._cid(), pk))
-        return json.loads(row[0]) if row else []
+        return row[0] if row else "[]"
 
     def entry_headers(self, ids) -> dict[int, dict]:
         ids = sorted(set(ids))
@@ -909,22 +936,22 @@ class Store:
         self._write_many("INSERT INTO corrections (client, entry, original) VALUES (?, ?, ?)",
                          [(cid, e["id"], o) for e in entries for o in e["corrects"]])
 
-    _RECEIPT_COLUMNS = ("pk", "kind", "source", "id", "store", "register", "number", "date", "created", "hash",
-                        "status", "reason", "booked_as", "booked_hash", "payments", "content", "detail")
-
-    def insert_receipts(self, rows: list[dict], run_id: int) -> None:
-        columns = self._RECEIPT_COLUMNS
+    def insert_receipts(self, rows: list[ReceiptRow], run_id: int) -> None:
+        columns = ReceiptRow._fields
+        cid = self.client_id
         self._write_many(
             f"INSERT INTO receipts (client, {', '.join(columns)}, first_run, last_run) "
             f"VALUES ({', '.join('?' * (len(columns) + 3))})",
-            [(self.client_id, *(r.get(c) for c in columns), run_id, run_id) for r in rows])
+            [(cid, *r, run_id, run_id) for r in rows])
 
-    def update_receipts(self, rows: list[dict], run_id: int) -> None:
-        columns = [c for c in self._RECEIPT_COLUMNS if c not in ("pk", "kind", "source", "id")]
+    def update_receipts(self, rows: list[ReceiptRow], run_id: int) -> None:
+        # pk, kind, source and id name the row; the rest is what a run may change.
+        columns = ReceiptRow._fields[4:]
+        cid = self.client_id
         self._write_many(
             f"UPDATE receipts SET {', '.join(c + ' = ?' for c in columns)}, last_run = ? "
             "WHERE client = ? AND pk = ?",
-            [(*(r.get(c) for c in columns), run_id, self.client_id, r["pk"]) for r in rows])
+            [(*r[4:], run_id, cid, r[0]) for r in rows])
 
     def insert_postings(self, rows: list[tuple[int, str]], run_id: int) -> None:
         self._write_many("INSERT INTO postings (client, run, receipt, legs) VALUES (?, ?, ?, ?)",
