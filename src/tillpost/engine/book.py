@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from dataclasses import dataclass, field
 
-from .closings import ClosingBooking, ClosingError, book_closings, take_closings
+from .closings import ClosingBooking, ClosingError, book_closings
 from .entries import Entry, EntryBuilder
 from .gcpause import gc_paused
 from .postings import Booking, ReceiptError, book_receipt
@@ -44,9 +44,7 @@ class BookResult:
 def _as_records(receipts) -> Records:
     if isinstance(receipts, Records):
         return receipts
-    records = Records("<api>", list(receipts))
-    take_closings(records)
-    return records
+    return Records("<api>", list(receipts))
 
 
 def _read(records: Records, i: int) -> tuple[object, Receipt | None, str | None]:

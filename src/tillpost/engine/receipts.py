@@ -393,6 +393,14 @@ class Records:
     # (`closings.take_closings`), so that whatever reads receipts never meets one.
     closings: list = field(default_factory=list)
 
+    def __post_init__(self):
+        # Decoded dicts (the API, the source adapters) are looked at here, one dict lookup
+        # each; JSON text is looked at by `parse_input`, only when the input mentions a closing.
+        if self.items and type(self.items[0]) is not bytes:
+            from .closings import take_closings
+
+            take_closings(self)
+
     def __len__(self) -> int:
         return len(self.items)
 
