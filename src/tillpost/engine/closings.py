@@ -230,6 +230,9 @@ _NEEDS = {
 }
 
 
+_AMOUNTS = ("expected", "counted", "amount", "opening", "closing")
+
+
 def schema_message(obj) -> str | None:
     """Why a closing does not match its schema, in words, with where it is; None if it does."""
     from jsonschema.exceptions import best_match
@@ -245,7 +248,7 @@ def schema_message(obj) -> str | None:
         return f"{where} has no {name}" + (f" ({need})" if need else "")
     if error.validator == "enum" and error.absolute_path and error.absolute_path[-1] == "kind":
         return f"{where} is {error.instance!r}: a movement is {', '.join(MOVEMENT_KINDS[:-1])} or {MOVEMENT_KINDS[-1]}"
-    if error.validator == "anyOf" and "decimal" in str(error.schema.get("description", "")):
+    if "anyOf" in error.absolute_schema_path and error.absolute_path and error.absolute_path[-1] in _AMOUNTS:
         return f"{where} is {error.instance!r}, not an amount (a decimal such as \"12.50\")"
     return f"{where}: {error.message}"
 
