@@ -21,7 +21,8 @@ from tillpost.engine.receipts import read_receipt
 RULES = """
 client "Test" currency EUR counter debtor "BALIE"
 journal KAS cash "Kas"  journal MEM memo "Memoriaal"  journal VRK sales "Verkoop"
-account kas 1000 "Kas"  account pin 1105 "Pin"  account bank 1110 "Kruisposten bank"  account deb 1300 "Debiteuren" debtors
+account kas 1000 "Kas"  account pin 1105 "Pin"  account bank 1110 "Kruisposten bank"
+account deb 1300 "Debiteuren" debtors
 account btw 1520 "BTW"  account schoonmaak 4310 "Schoonmaakkosten"  account verschil 4990 "Kasverschillen"
 account omzet 8000 "Omzet"
 vat high 21% code "VH"

@@ -164,8 +164,8 @@ def _explain_closing(ruleset: RuleSet, records: Records, item, closing_id: str) 
                 closing.store, closing.register, closing.date):
             receipts.append(receipt)
     paid = register_payments(receipts).get((closing.store, closing.register, closing.date), {})
-    out.append(f"  against the {len(receipts)} completed receipt(s) of register {closing.register or '-'} on {closing.date} "
-               "in this input:")
+    out.append(f"  against the {len(receipts)} completed receipt(s) of register {closing.register or '-'} on "
+               f"{closing.date} in this input:")
     out.extend("  " + line for line in reconciliation_table(reconcile(closing, paid), ruleset.decimals))
     return "\n".join(out) + "\n"
 

@@ -516,7 +516,8 @@ def book_closings(ruleset: RuleSet, items: list[ClosingItem], add=None, selected
             for cid in ids:
                 others = ", ".join(o for o in ids if o != cid)
                 errors[cid] = (f"register {register or '(none)'} of store {store} is closed more than once on {date} "
-                               f"in this input (also by {others}); a register closes once a day: none of them is booked")
+                               f"in this input (also by {others}); a register closes once a day: none of them is "
+                               "booked")
     for closing in out.closings:
         if closing.id in errors:
             continue
@@ -589,7 +590,8 @@ class Reconciliation:
             "closing": self.closing, "store": self.store, "register": self.register, "date": self.date,
             "complete": self.complete,
             "methods": [{"method": m.method, "expected": money(m.expected), "counted": money(m.counted),
-                         "difference": money(m.difference), "float": money(m.opening_float), "movements": money(m.movements),
+                         "difference": money(m.difference), "float": money(m.opening_float),
+                         "movements": money(m.movements),
                          "receipts": money(m.receipts), "pos_receipts": money(m.pos_receipts),
                          "reconciliation": money(m.reconciliation), "complete": m.complete}
                         for m in self.methods.values()],

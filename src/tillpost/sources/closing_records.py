@@ -20,7 +20,7 @@ class ClosingSourceError(SourceError):
     """One POS register count cannot become a closing: every reason."""
 
 
-def each_closing(records, what: str, id_of, read):
+def each_closing(records, source: str, what: str, id_of, read):
     """(closing id, closing dict | ClosingSourceError) for each POS record."""
     for n, record in enumerate(records, start=1):
         try:
@@ -28,7 +28,7 @@ def each_closing(records, what: str, id_of, read):
         except READ_FAILURES:
             cid = ""
         if not cid:
-            yield f"{what.split()[0].lower()}-closing#{n}", ClosingSourceError(f"{what} {n} of the input has no id")
+            yield f"{source}-closing#{n}", ClosingSourceError(f"{what} {n} of the input has no id")
             continue
         try:
             yield cid, read(record)

@@ -63,7 +63,8 @@ def convert(data: bytes, origin: str, mapper, options: dict):
     zone = time_zone(options, origin)
     docs = load_json(data, origin)
     sales = (s for doc in sale_documents(docs) for s in _sales(doc))
-    return chain(each_record(sales, SOURCE, "Lightspeed Retail sale", "saleID", lambda sale: str(sale.get("saleID") or ""),
+    return chain(each_record(sales, SOURCE, "Lightspeed Retail sale", "saleID",
+                             lambda sale: str(sale.get("saleID") or ""),
                              lambda sale: sale_receipt(sale, mapper, zone, options)),
                  register_counts(docs, mapper, zone, options))  # till closings: lightspeed_retail_counts
 

@@ -76,7 +76,8 @@ def register_counts(docs: list, mapper, zone, options: dict):
         _collect(doc, counts, withdraws)
     if not counts:
         return
-    yield from each_closing(counts, "Lightspeed Retail register count", lambda c: str(c.get("registerCountID") or ""),
+    yield from each_closing(counts, SOURCE, "Lightspeed Retail register count",
+                            lambda c: str(c.get("registerCountID") or ""),
                             lambda c: count_closing(c, withdraws, mapper, zone, options))
 
 

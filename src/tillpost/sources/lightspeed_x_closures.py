@@ -83,7 +83,7 @@ def register_closures(docs: list, mapper, zone, options: dict):
     closures = _closures(docs)
     if not closures:
         return
-    yield from each_closing(closures, "Lightspeed X-Series register closure", _closure_id,
+    yield from each_closing(closures, SOURCE, "Lightspeed X-Series register closure", _closure_id,
                             lambda c: closure_closing(c, mapper, zone, options))
 
 
