@@ -334,7 +334,7 @@ def test_a_closing_kind_without_rules_is_a_warning_and_two_rules_for_one_fact_ar
         "`when movement skip` to book none"]
     found = messages(base + "when difference skip\nwhen movement kind=payout post KAS kas -> schoonmaak\n"
                             "when movement method=cash post KAS kas -> bank\n")
-    assert found == ["error: ambiguous rules: this rule and the rule at c.rules:17 both match "
+    assert found == ["error: ambiguous rules: this rule and the rule at c.rules:18 both match "
                      "`movement kind=payout method=cash` and neither is more specific; add a condition to one of them"]
 
 
