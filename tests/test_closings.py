@@ -421,3 +421,17 @@ def test_the_bakery_example_books_its_closings(bakery, bakery_day):
     assert kas == {"1000": Decimal("-96.45"), "1110": Decimal("100.00"), "1300": Decimal("-24.03"),
                    "4310": Decimal("18.50"), "4990": Decimal("2.00"), "8990": Decimal("-0.02")}
     assert read_receipts  # the example is read through the source layer too (conftest)
+
+
+def test_diff_shows_a_closing_a_rule_change_leaves_unbooked(tmp_path, examples):
+    new = tmp_path / "bakery.rules"
+    text = (examples / "bakery.rules").read_text()
+    line = "when movement kind=payout             post KAS kas -> schoonmaakkosten   # its only payouts: the window cleaner\n"
+    assert line in text
+    new.write_text(text.replace(line, ""))
+    run = subprocess.run([sys.executable, "-m", "tillpost", "diff", str(examples / "bakery.rules"), str(new),
+                          str(examples / "bakery-day.json")], capture_output=True, text=True)
+    assert run.returncode == 1, run.stderr
+    assert "+ closing AMS01-K1-2026-11-20: no rule matches the fact movement -18.50 (movements[0]) kind=payout" \
+        in run.stdout
+    assert "-  4310     Schoonmaakkosten" in run.stdout  # the closing's lines leave the day's cash entry
