@@ -633,3 +633,22 @@ def test_journal_code_longer_than_exact_globe_takes_is_an_error_not_a_cut(tmp_pa
     rendering = render(book_the_day(rules), rules, "exact-globe")
     assert rendering.errors == ["target exact-globe: entry KASSA 2026-11-20/AMS01 (Dagomzet 2026-11-20 AMS01): "
                                 "journal KASSA is longer than the 3 characters exact-globe takes"]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_an_entry_of_a_till_closing_alone_renders_and_validates(name, tmp_path):
+    """The closings of the bakery day without its receipts (they came in another batch): cash entries
+    that hold a shortage, a payout and a deposit and no receipt render in every target and validate."""
+    import json
+
+    rules = example_rules(name)
+    day = [r for r in json.loads((EXAMPLES / "bakery-day.json").read_text(encoding="utf-8"))
+           if r.get("type") == "closing"]
+    result = book(rules, day, keep_bookings=True)
+    assert result.ok and [e.receipts for e in result.entries] == [()]
+    rendering = render(result, rules, name)
+    assert rendering.errors == []
+    for doc in rendering.documents:
+        validate(name, doc.text, tmp_path, rules.targets.get(name))
+    if name != "ubl":  # UBL renders invoices only
+        assert "18.50" in rendering.text or "18,50" in rendering.text  # the window cleaner, paid from the till
