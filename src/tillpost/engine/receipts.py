@@ -479,7 +479,8 @@ def parse_input(data: bytes, source: str = "<input>") -> Records:
     """Split one input into its receipts (and its till closings: `Records.closings`):
     a JSON document or JSON Lines."""
     records = _parse_input(data, source)
-    if b'"closing"' in data:  # one search in C: an input without closings pays nothing more
+    # One search in C (some 25 ms for 70 MB): only an input that names a closing is looked at item by item.
+    if b'"closing"' in data:
         from .closings import take_closings
 
         take_closings(records)
