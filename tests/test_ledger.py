@@ -164,6 +164,8 @@ def test_trial_writes_nothing_and_shows_exactly_what_final_books(db, tmp_path, b
     assert json.loads(trial2.stdout)["receipts"] == json.loads(final2.stdout)["receipts"]
 
 
+@pytest.mark.xfail(strict=True, reason="the ledger books no till closings yet (issue 14, ledger side): `book` puts "
+                   "the closing of register K1 of bakery-day.json into the KAS entry, `process` leaves it out")
 def test_the_ledger_entries_render_like_tillpost_book(db, rules):
     booked = json.loads(tp("book", BAKERY, DAY).stdout)
     ran = json.loads(tp("process", BAKERY, DAY, "--db", db, "--final").stdout)
