@@ -49,7 +49,7 @@ import orjson
 from ..engine.book import _read
 from ..engine.entries import Entry, EntryBuilder, EntryLine
 from ..engine.journal import entry_dict
-from ..engine.postings import Booking, ReceiptError, book_receipt, receipt_attributes
+from ..engine.postings import Booking, ReceiptError, Stem, book_receipt, receipt_attributes
 from ..engine.closings import ClosingError, ClosingItem, book_closing, closing_id, take_closings
 from ..engine.receipts import Receipt, ReceiptInvalid, Records, _FloatSeen, decode_receipt, receipt_id
 from ..engine.ruleset import RuleSet
@@ -481,8 +481,10 @@ class _Planner:
         self.next_entry = next_entry
         self.builders: dict[tuple, EntryBuilder] = {}  # (kind, corrects) → builder
         self.reversals: dict[tuple, dict] = {}  # (journal, mode, key, corrects) → lines, receipts, entry ids
-        # (group, store, date of the receipt) → (account, debtor, vat) → net: what the run adds to the days
+        # (group, store, date of the receipt) → stem (or (account, debtor, vat) for a reversal) → net:
+        # what the run adds to the days
         self.totals: dict[tuple, dict] = {}
+        self.heads: dict = {}  # stem → the JSON heads of its two legs (see _legs)
 
     def _builder(self, kind: str, corrects: tuple) -> EntryBuilder:
         b = self.builders.get((kind, corrects))
@@ -532,12 +534,7 @@ class _Planner:
                 kind = "regular"
             by_kind.setdefault(kind, []).extend(postings)
             group = (kind, journal, mode, key, corrects)
-            legs = []
-            for stem, amount in postings:
-                legs.append([*stem.debit, str(amount)])
-                legs.append([*stem.credit, str(-amount)])
-            # As text: orjson's bytes keep their kilobyte buffer, text is exactly as long as it is.
-            change.groups.append((group, orjson.dumps(legs).decode()))
+            change.groups.append((group, self._legs(postings)))
             self._total(group, shop, date, postings)
         for kind, postings in by_kind.items():
             part = booking if len(by_kind) == 1 and len(postings) == len(booking.postings) else \
@@ -546,14 +543,30 @@ class _Planner:
         if "supplement" in by_kind and change.status == "booked":
             change.status = change.booked_as = "late"
 
+    def _legs(self, postings) -> str:
+        """The postings' legs as the JSON the ledger keeps: [[account, debtor, vat, amount], …],
+        debit then credit per posting. Written from each stem's two JSON heads, made once:
+        booking a day writes this for every receipt."""
+        heads = self.heads
+        parts = []
+        for stem, amount in postings:
+            pair = heads.get(stem)
+            if pair is None:
+                pair = heads[stem] = (orjson.dumps(list(stem.debit)).decode()[:-1] + ',"',
+                                      orjson.dumps(list(stem.credit)).decode()[:-1] + ',"')
+            text = str(amount)
+            parts.append(pair[0] + text + '"]')
+            parts.append(pair[1] + (text[1:] if text[0] == "-" else "-" + text) + '"]')
+        return "[" + ",".join(parts) + "]"
+
     def _total(self, group: tuple, shop: str, date: str, postings) -> None:
-        """Add a group's postings to the day totals (see `day_deltas`)."""
+        """Add a group's postings to the day totals, per stem (spread over lines in `totals_by_line`)."""
         sums = self.totals.get((group, shop, date))
         if sums is None:
             sums = self.totals[(group, shop, date)] = {}
+        get = sums.get
         for stem, amount in postings:
-            sums[stem.debit] = sums.get(stem.debit, ZERO) + amount
-            sums[stem.credit] = sums.get(stem.credit, ZERO) - amount
+            sums[stem] = get(stem, ZERO) + amount
 
     def reverse(self, change: Change, rows: list[list[dict]], keep: frozenset = frozenset()) -> tuple:
         """Take out exactly what the receipt booked, as stored, except in the groups in `keep`
@@ -723,13 +736,19 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
     return RunResult(run_id, final, entries, changes, unchanged, ruleset.decimals, ids, totals=planner.totals)
 
 
-def postings_json(groups: list, ids: dict) -> str:
-    """A receipt's postings of one run: [{e: entry id, t: kind, j: journal, m: mode, k: key, l: legs}]."""
+def postings_json(groups: list, ids: dict, heads: dict | None = None) -> str:
+    """A receipt's postings of one run: [{e: entry id, t: kind, j: journal, m: mode, k: key, l: legs}].
+
+    `heads` remembers each group's head: the receipts of a day share their groups."""
     parts = []
-    for (kind, journal, mode, key, corrects), legs in groups:
-        e = ids.get((kind, journal, mode, key, corrects))
-        head = orjson.dumps({"e": e, "t": kind, "j": journal, "m": mode, "k": key}).decode()
-        parts.append(head[:-1] + ',"l":' + legs + "}")
+    for group, legs in groups:
+        head = heads.get(group) if heads is not None else None
+        if head is None:
+            kind, journal, mode, key, corrects = group
+            head = orjson.dumps({"e": ids.get(group), "t": kind, "j": journal, "m": mode, "k": key}).decode()[:-1]
+            if heads is not None:
+                heads[group] = head
+        parts.append(head + ',"l":' + legs + "}")
     return "[" + ",".join(parts) + "]"
 
 
@@ -745,11 +764,13 @@ def day_deltas(result: RunResult) -> dict[tuple, Decimal]:
     for (group, shop, fallback), sums in result.totals.items():
         date = dates.get(result.entry_ids.get(group), fallback)
         journal = group[1]
-        for (account, debtor, vat), amount in sums.items():
-            if amount:
+        for what, amount in sums.items():
+            # A stem (booked) is two lines, debit and credit; a reversal's sums are by line already.
+            lines = ((what.debit, amount), (what.credit, -amount)) if isinstance(what, Stem) else ((what, amount),)
+            for (account, debtor, vat), value in lines:
                 k = (date, shop, journal, account, debtor, vat)
-                deltas[k] = deltas.get(k, ZERO) + amount
-    return deltas
+                deltas[k] = deltas.get(k, ZERO) + value
+    return {k: v for k, v in deltas.items() if v}
 
 
 def write(store: Store, result: RunResult, info: dict, file: tuple[str, str] | None = None) -> None:
@@ -771,8 +792,9 @@ def write(store: Store, result: RunResult, info: dict, file: tuple[str, str] | N
         (new if c.new else old).append(row)
     store.insert_receipts(new, run_id)
     store.update_receipts(old, run_id)
-    store.insert_postings([(c.pk, postings_json(c.groups, result.entry_ids)) for c in result.changes if c.groups],
-                          run_id)
+    heads: dict = {}
+    store.insert_postings([(c.pk, postings_json(c.groups, result.entry_ids, heads))
+                           for c in result.changes if c.groups], run_id)
     store.add_day_totals(day_deltas(result))
     store.finish_run(run_id, _now(), result.counts)
 
