@@ -8,7 +8,7 @@
                                "rejected": [{entry, reference, message, attempts}],
                                "waiting": [{entry, reference, attempts, message}]}}}
 
-An entry belongs to the day of its date and to the stores of its receipts. `delivered`,
+An entry belongs to the day of its date and to the stores of its receipts (and till closings). `delivered`,
 `rejected` and `waiting` are only there for targets a package takes (moneybird,
 exact-online-rest): their documents, one per entry.
 """
@@ -28,7 +28,8 @@ def per_day(store: Store, date: str | None, shop: str | None) -> dict[tuple[str,
     """(date, store) → the day's books as they went out (see the module)."""
     cid = store._cid()
     sql = ("SELECT DISTINCT e.id, e.date, r.store FROM entries e JOIN entry_receipts er ON er.client = e.client "
-           "AND er.entry = e.id JOIN receipts r ON r.client = er.client AND r.id = er.receipt WHERE e.client = ?")
+           "AND er.entry = e.id JOIN receipts r ON r.client = er.client AND r.kind = er.kind AND r.id = er.receipt "
+           "WHERE e.client = ?")
     params: list = [cid]
     if date:
         sql += " AND e.date = ?"
