@@ -227,14 +227,13 @@ def export(store: Store, ruleset: RuleSet, rules_path: str, target: str, out: st
                      "version, made_by, entries, documents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      (cid, export_id, t.name, str(path), sha, created, last_run, str(rules_path),
                       _rules_sha256(rules_path), _version(), _made_by(), len(entries), len(documents)))
-        store._write_many("INSERT INTO export_entries (client, target, entry, export, document) VALUES (?, ?, ?, ?, ?)",
-                          [(cid, t.name, e["id"], export_id, n) for n, e in enumerate(entries, start=1)])
-        store._write_many("INSERT INTO export_documents (client, export, document, reference, kind, date, body) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                          [(cid, export_id, d.number, d.reference, d.kind, d.date, d.body) for d in documents])
-        store._write_many("INSERT INTO deliveries (client, export, document, reference, state, sent, attempts, "
-                          "updated) VALUES (?, ?, ?, ?, 'pending', 0, 0, ?)",
-                          [(cid, export_id, d.number, d.reference, created) for d in documents])
+        store._insert_many("export_entries", ("client", "target", "entry", "export", "document"),
+                           [(cid, t.name, e["id"], export_id, n) for n, e in enumerate(entries, start=1)])
+        store._insert_many("export_documents", ("client", "export", "document", "reference", "kind", "date", "body"),
+                           [(cid, export_id, d.number, d.reference, d.kind, d.date, d.body) for d in documents])
+        store._insert_many("deliveries", ("client", "export", "document", "reference", "state", "sent", "attempts",
+                                          "updated"),
+                           [(cid, export_id, d.number, d.reference, "pending", 0, 0, created) for d in documents])
         store.commit()
     except BaseException:
         store.rollback()
