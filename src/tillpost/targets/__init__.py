@@ -97,6 +97,9 @@ class Rendering:
     target: Target
     documents: list[Document]
     errors: list[str]  # one per entry the target cannot express, naming entry and target
+    # positions (0-based) in the journal's entries of those not rendered: the ones in `errors`, and
+    # for an invoice target the entries that are no invoices (an export leaves them unexported)
+    left_out: list[int] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -275,6 +278,8 @@ def _entry_view(entry: dict, index: int, decl: dict) -> dict:
     return {
         "index": index, "journal": journal, "date": entry["date"], "mode": entry["mode"], "key": entry["key"],
         "description": entry["description"], "receipts": list(entry["receipts"]), "lines": lines,
+        # the document's reference in the package, when the ledger exports it (delivery/export.py)
+        "reference": entry.get("reference"),
         "total": sum((l["debit"] for l in lines), Decimal(0)),
         "debtor": debtors[0] if len(set(debtors)) == 1 else None,
         # the receivable (debtor lines, signed) and the lines the invoice is made of
@@ -378,21 +383,25 @@ def _environment(folder: Path, fmt: str) -> Environment:
     return env
 
 
-def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None = None) -> Rendering:
+def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None = None,
+           today: str | None = None) -> Rendering:
     """Render a BookResult (or the canonical dict of SPEC §7) for `target`.
 
     Entries the target cannot express are left out and listed in `errors`;
     an unknown target or a missing required setting raises `TargetError`.
+    `today` is the creation date the payload states (an export pins it to its own time,
+    so that rendering it again gives the same bytes); by default the date of today.
     """
     t = target if isinstance(target, Target) else get_target(target)
     values = resolve_settings(t, ruleset, settings)
     journal = _canonical(result, ruleset)
     decl = _declarations(ruleset)
-    entries, errors = [], []
+    entries, errors, left_out = [], [], []
     invoice_receipts = receipts_for_invoices(result) if t.renders == "invoices" else {}
     for i, raw in enumerate(journal["entries"], 1):
         view = _entry_view(raw, i, decl)
         if t.renders == "invoices" and not (view["mode"] == "individual" and view["journal"]["type"] == "sales"):
+            left_out.append(i - 1)
             continue  # an invoice target renders only the invoices: individual sales entries
         problems = _problems(t, view, values)
         if t.renders == "invoices" and not problems:
@@ -400,12 +409,13 @@ def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None
         if problems:
             errors.append(f"target {t.name}: entry {raw['journal']} {raw['key']} ({raw['description']}): "
                           + "; ".join(problems))
+            left_out.append(i - 1)
             continue
         entries.append(view)
     template = _environment(t.folder, t.format).get_template(t.template)
     ids = {what: {key[len(prefix):]: value for key, value in values.items() if key.startswith(prefix)}
            for what, prefix in t.ids.items()}
-    base = {**decl, "settings": values, "ids": ids, "receipts": _receipts(result), "target": t.name, "today": _today(), "version": _version(),
+    base = {**decl, "settings": values, "ids": ids, "receipts": _receipts(result), "target": t.name, "today": today or _today(), "version": _version(),
             "periods": _periods(entries), "vat_pay_accounts": _vat_pay_accounts(entries),
             # (account number, debtor) of every debtor line: targets that declare sub-accounts need them
             "debtor_accounts": sorted({(l["account"]["number"], l["debtor"])
@@ -423,7 +433,7 @@ def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None
                          for e in entries]
     except UndefinedError as e:  # a template bug, never the user's: say which template
         raise TargetError(f"target '{t.name}': template {t.template}: {e}") from e
-    return Rendering(t, documents, errors)
+    return Rendering(t, documents, errors, left_out)
 
 
 def _receipts(result) -> dict[str, dict]:
