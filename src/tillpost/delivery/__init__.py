@@ -10,8 +10,7 @@
     exact_online.py Exact Online REST: SalesEntries, CashEntries, GeneralJournalEntries (OAuth)
     credentials.py  the package's credentials, from the environment or the workspace's secrets file
     config.py       a client's `export.deliver` table of the workspace
-    report.py       per day: booked, exported, delivered, rejected (what `status` shows)
-    tables.py       the ledger's tables for all of it (a store Extension)
 
-This module imports nothing: the ledger imports `tables` when it loads.
+It sits above the ledger: its tables are the `exports` extension of the ledger's schema
+(`ledger/extensions.py`), and what went out per day is read by `ledger/exported.py` for `status`.
 """

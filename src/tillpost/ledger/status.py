@@ -25,7 +25,7 @@ import json
 import re
 from decimal import Decimal, InvalidOperation
 
-from ..delivery import report as delivery_report
+from . import exported
 from .process import BOOKED, STATUSES
 from .store import Store
 
@@ -131,10 +131,11 @@ def _status(store: Store, date: str | None, shop: str | None) -> dict:
 
     all_gaps = gaps(store.receipt_numbers(shop))
     # What went out to the package, per day (SPEC §14): booked, exported, delivered, rejected.
-    books = delivery_report.per_day(store, date, shop)
+    books = exported.per_day(store, date, shop)
     out = []
     for (day, shop_), d in sorted(days.items()):
-        d["delivery"] = books.get((day, shop_), delivery_report.empty())
+        # None: the client never exported; else the day's entries and what became of them.
+        d["delivery"] = books.get((day, shop_), {"entries": [], "targets": {}}) if books else None
         d["gaps"] = all_gaps.get((day, shop_), [])
         d["payments"] = [
             {"method": m, "receipts": _shown(p["receipts"], exp), "booked": _shown(p["booked"], exp),
@@ -280,7 +281,7 @@ def to_table(report: dict, width: int = 100) -> str:
                                       f"{m['movements']}")
         if d["journals"]:
             console.print("  booked: " + ", ".join(f"{j['journal']} {j['debit']}" for j in d["journals"]))
-        for line in delivery_report.table_lines(d.get("delivery") or delivery_report.empty()):
+        for line in exported.table_lines(d.get("delivery")):
             console.print("  " + line)
         console.print("")
     t = report["totals"]

@@ -1083,4 +1083,4 @@ MIGRATIONS = {2: _v1_to_v2}
 
 
 # Features' tables, registered whenever the ledger is loaded (so every command knows them).
-from ..delivery import tables as _delivery_tables  # noqa: E402,F401
+from . import extensions as _extensions  # noqa: E402,F401

@@ -9,14 +9,14 @@
                                "waiting": [{entry, reference, attempts, message}]}}}
 
 An entry belongs to the day of its date and to the stores of its receipts (and till closings). `delivered`,
-`rejected` and `waiting` are only there for targets a package takes (moneybird,
-exact-online-rest): their documents, one per entry.
+`rejected` and `waiting` are only there for targets whose exports are delivered into a package one
+document at a time (moneybird, exact-online-rest; tillpost.delivery). A client that never exported
+has `delivery: null`: nothing here costs a status that has nothing to say.
 """
 
 from __future__ import annotations
 
-from ..ledger.store import Store
-from .config import BY_TARGET as SPLITTERS  # the targets a package takes one document at a time
+from .store import Store
 
 
 def _chunks(values: list, size: int = 500):
@@ -25,8 +25,10 @@ def _chunks(values: list, size: int = 500):
 
 
 def per_day(store: Store, date: str | None, shop: str | None) -> dict[tuple[str, str], dict]:
-    """(date, store) → the day's books as they went out (see the module)."""
+    """(date, store) → the day's books as they went out (see the module); {} when nothing was exported."""
     cid = store._cid()
+    if store.query("SELECT 1 FROM exports WHERE client = ? LIMIT 1", (cid,)) == []:
+        return {}
     sql = ("SELECT DISTINCT e.id, e.date, r.store FROM entries e JOIN entry_receipts er ON er.client = e.client "
            "AND er.entry = e.id JOIN receipts r ON r.client = er.client AND r.kind = er.kind AND r.id = er.receipt "
            "WHERE e.client = ?")
@@ -42,10 +44,15 @@ def per_day(store: Store, date: str | None, shop: str | None) -> dict[tuple[str,
         where.setdefault(eid, set()).add((day, store_))
     targets = [t for (t,) in store.query("SELECT DISTINCT target FROM exports WHERE client = ? ORDER BY target",
                                          (cid,))]
+    if not targets:
+        return {}
+    splitters = {t for (t,) in store.query(
+        "SELECT DISTINCT x.target FROM exports x JOIN export_documents d ON d.client = x.client AND d.export = x.id "
+        "WHERE x.client = ?", (cid,))}
     out: dict[tuple[str, str], dict] = {}
     for eid in sorted(where):
         for day in where[eid]:
-            out.setdefault(day, {"entries": [], "targets": {t: _target(t) for t in targets}})["entries"].append(eid)
+            out.setdefault(day, {"entries": [], "targets": {t: _target(t, splitters) for t in targets}})["entries"].append(eid)
     if not targets or not where:
         return out
     ids = sorted(where)
@@ -81,7 +88,7 @@ def per_day(store: Store, date: str | None, shop: str | None) -> dict[tuple[str,
                 if export not in t["exports"]:
                     t["exports"].append(export)
                 d = deliveries.get(entry, {}).get(export)
-                if d is None or target not in SPLITTERS:
+                if d is None or target not in splitters:
                     continue
                 if d["state"] == "accepted":
                     t["delivered"].append({k: d[k] for k in ("entry", "reference", "package_id", "number")})
@@ -93,20 +100,18 @@ def per_day(store: Store, date: str | None, shop: str | None) -> dict[tuple[str,
     return out
 
 
-def _target(target: str) -> dict:
+def _target(target: str, splitters: set[str]) -> dict:
     t = {"exported": [], "not_exported": [], "exports": []}
-    if target in SPLITTERS:
+    if target in splitters:
         t.update({"delivered": [], "rejected": [], "waiting": []})
     return t
 
 
-def empty() -> dict:
-    return {"entries": [], "targets": {}}
-
-
-def table_lines(books: dict) -> list[str]:
+def table_lines(books: dict | None) -> list[str]:
     """The lines `status` prints under a day for what went out (none when nothing is exported)."""
     lines = []
+    if not books:
+        return lines
     total = len(books["entries"])
     for target, t in books["targets"].items():
         exports = ", ".join(map(str, t["exports"]))

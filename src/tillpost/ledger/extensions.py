@@ -1,4 +1,7 @@
-"""The ledger's tables for exports and deliveries: the `exports` Extension of the store.
+"""The tables features add to the ledger (`store.EXTENSIONS`), defined here with the rest of the
+schema so that every command, whatever it imports, knows every table a ledger may hold.
+
+`exports` — the tables of export and delivery (SPEC §14, tillpost.delivery):
 
     exports           one row per export: target, where it was written, its SHA-256, when, by whom,
                       from which rule file, and the client's last final run at that time
@@ -19,7 +22,7 @@ References are unique per client in every table that holds them.
 
 from __future__ import annotations
 
-from ..ledger.store import EXTENSIONS, Extension
+from .store import EXTENSIONS, Extension
 
 EXPORTS = Extension(
     name="exports",
