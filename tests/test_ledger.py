@@ -67,8 +67,8 @@ def dump(db) -> dict:
     out = {}
     names = dict(ledgers.query(db, "SELECT id, name FROM clients")) if "clients" in ledgers.tables(db) else {}
     for t in ledgers.tables(db):
-        if t in ("meta", "migrations"):  # the schema's version and extensions
-            continue
+        if t in ("meta", "migrations") or t.startswith("procrastinate_") or t == "tillpost_schedule":
+            continue  # the schema's version and extensions; a PostgreSQL worker's job queue
         if t == "runs":
             rows = ledgers.query(db, "SELECT client, id, command, selection, input, counts FROM runs")
         elif t == "clients":
