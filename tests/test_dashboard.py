@@ -341,6 +341,47 @@ def test_a_receipt_shows_what_the_ledger_has_its_history_and_explain(ws, db, olg
     assert "reversal in KAS" in html and "rebooking in KAS" in html
 
 
+def test_a_receipts_content_shows_its_numbers_exactly_as_the_ledger_keeps_them(ws, db, olga):
+    book(ws, db, "jansen", [receipt("J-K1-50", number="50", date="2026-11-23", method="giftcard")])
+    exact = "12.500000000000000001"  # a float would make it 12.5
+    store = Store.open(db, client="jansen")
+    try:
+        store.begin()
+        content = store.query("SELECT content FROM receipts WHERE id = 'J-K1-50'")[0][0]
+        store.execute("UPDATE receipts SET content = ? WHERE client = ? AND id = 'J-K1-50'",
+                      (content.replace('"amount":"3.25"', f'"amount":{exact}'), store.client_id))
+        store.commit()
+    finally:
+        store.close()
+    twin = olga.get("/api/clients/jansen/receipts/J-K1-50").json()["receipt"]
+    assert f'"amount":{exact}' in twin["content_stored"] and twin["content"]["payments"][0]["amount"] == exact
+    page = olga.get("/clients/jansen/receipts/J-K1-50").text
+    assert f"&#34;amount&#34;: {exact}," in page and "&#34;quantity&#34;: &#34;1&#34;" in page
+
+
+def test_till_closings_in_the_ledger_are_shown_with_their_day(ws, db, olga):
+    """§11's closings are rows of kind 'closing': the day lists them and each has its page."""
+    store = Store.open(db, client="jansen")
+    try:
+        store.begin()
+        store.execute("INSERT INTO receipts (client, pk, kind, source, id, store, register, number, date, hash, "
+                      "status, payments, content, first_run, last_run) VALUES (?, ?, 'closing', 'test', ?, 'AMS01', "
+                      "'K1', '', '2026-11-21', 'h', 'error', '[]', ?, 3, 3)",
+                      (store.client_id, 99, "AMS01-K1-2026-11-21",
+                       json.dumps({"type": "closing", "id": "AMS01-K1-2026-11-21", "store": "AMS01"})))
+        store.commit()
+    finally:
+        store.close()
+    day = olga.get("/clients/jansen/days/2026-11-21").text
+    assert 'href="/clients/jansen/closings/AMS01-K1-2026-11-21">K1</a>' in day
+    closing = olga.get("/api/clients/jansen/closings/AMS01-K1-2026-11-21").json()
+    assert closing["receipt"]["kind"] == "closing" and closing["receipt"]["register"] == "K1"
+    assert olga.get("/clients/jansen/closings/AMS01-K1-2026-11-21").status_code == 200
+    assert olga.get("/api/clients/jansen/receipts/AMS01-K1-2026-11-21").status_code == 404
+    # Not a receipt: the day's counts and status are the receipts'.
+    assert olga.get("/api/clients/jansen/days/2026-11-21").json()["receipts"] == 3
+
+
 def test_the_errors_of_every_client_are_grouped_by_reason(ws, db, olga, victor):
     book(ws, db, "devries", [receipt("D-K1-7", number="7", store="UTR", method="giftcard", amount="5.00"),
                              receipt("D-K1-8", number="8", store="UTR", method="voucher")])

@@ -113,6 +113,7 @@ class Dashboard:
         self.env.filters["money"] = _money
         self.env.filters["age"] = _age_text
         self.env.filters["pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, sort_keys=True)
+        self.env.filters["stored"] = views.pretty_json
         self.env.globals["query"] = _query
 
     # -- the ledger, one snapshot per request ----------------------------------------------------
@@ -608,7 +609,7 @@ def _closings(store: Store, date: str, shop: str) -> list[dict]:
 
 def _explain(dash: Dashboard, client: str, receipt: dict, kind: str) -> dict:
     """How the client's rules as they are now book the content the ledger kept."""
-    if receipt["content"] is None:
+    if receipt["content_stored"] is None:
         return {"text": None, "note": "The ledger keeps a receipt's content only while it waits (open or in error); "
                                       "what was booked is in its postings above."}
     config = dash.service.client(client)
@@ -619,18 +620,12 @@ def _explain(dash: Dashboard, client: str, receipt: dict, kind: str) -> dict:
         return {"text": None, "note": f"{config.rules}: {problem}"}
     from ..ledger.process import stored_records
 
-    content = json.dumps(receipt["content"], ensure_ascii=False)
-    records = stored_records([(receipt["source"], receipt["id"], content)])
-    if kind == "closing":
-        try:
-            from ..api import explain_closing  # type: ignore[attr-defined]  (§11, when it exists)
-        except ImportError:
-            return {"text": None, "note": "Explaining a till closing needs a tillpost that books them."}
-        text, _ = explain_closing(ruleset, records, receipt["id"])
-        return {"text": text, "note": f"with {config.rules} as it is now"}
+    records = stored_records([(receipt["source"], receipt["id"], receipt["content_stored"])])
     from ..api import explain_receipt
 
-    text, _ = explain_receipt(ruleset, records, receipt["id"])
+    text, found = explain_receipt(ruleset, records, receipt["id"])  # a closing too, where closings are booked (§11)
+    if not found:
+        return {"text": None, "note": f"This tillpost cannot explain this {kind} from its stored content."}
     return {"text": text, "note": f"with {config.rules} as it is now"}
 
 

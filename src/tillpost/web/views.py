@@ -121,6 +121,8 @@ def overview(store: Store, names: list[str], cache: DayCache, configured: dict[s
     ids = client_ids(store)
     runs = last_runs(store, now)
     rejected = delivery(store, ids) if delivery else {}
+    wanted = {ids[n][0]: (runs[ids[n][0]]["id"] if ids[n][0] in runs else 0, ids[n][1]) for n in names if n in ids}
+    states = cache.get_many(store, wanted)
     out = []
     for name in names:
         cid, counter = ids.get(name, (None, None))
@@ -129,9 +131,8 @@ def overview(store: Store, names: list[str], cache: DayCache, configured: dict[s
                "days_incomplete": 0, "days_with_errors": 0, "latest_incomplete": None, "oldest_incomplete": None,
                "latest_day": None, "latest_day_state": "nothing", "rejected_deliveries": rejected.get(name)}
         if cid is not None:
-            run = runs.get(cid)
-            row["last_run"] = run
-            days = cache.get(store, cid, run["id"] if run else 0, counter)
+            row["last_run"] = runs.get(cid)
+            days = states[cid]
             dates = by_date(days)
             bad = sorted(d for d, stores in dates.items() if date_state(stores) != "complete")
             row["days"] = len(dates)
@@ -266,8 +267,10 @@ def day_entries(store: Store, date: str, shop: str | None, page=1) -> dict:
     where = "e.client = ? AND e.date = ?"
     params: list = [store.client_id, date]
     if shop is not None:
-        where += (" AND EXISTS (SELECT 1 FROM entry_receipts er JOIN receipts r ON r.client = er.client AND "
-                  "r.id = er.receipt WHERE er.client = e.client AND er.entry = e.id AND r.store = ?)")
+        # From each entry to its receipts, then each by the receipts' unique index (client, kind, id).
+        where += (" AND EXISTS (SELECT 1 FROM entry_receipts er WHERE er.client = e.client AND er.entry = e.id "
+                  "AND EXISTS (SELECT 1 FROM receipts r WHERE r.client = er.client AND "
+                  "r.kind IN ('receipt', 'closing') AND r.id = er.receipt AND r.store = ?))")
         params.append(shop)
     total = store.query(f"SELECT COUNT(*) FROM entries e WHERE {where}", params)[0][0]
     pages = max(1, -(-total // ENTRIES_PER_PAGE))
@@ -337,8 +340,9 @@ def receipt_page(store: Store, rid: str, kind: str = "receipt") -> dict:
     r = dict(zip(RECEIPT_COLUMNS, rows[0]))
     pk = r.pop("pk")
     r["payments"] = [{"method": m, "amount": a, "journal": j} for m, a, j in _loads(r["payments"]) or []]
-    r["content"] = _loads(r["content"])
-    r["detail"] = _loads(r["detail"])
+    r["content_stored"] = r["content"]  # the exact text the ledger keeps (numbers as the POS wrote them)
+    r["content"] = exact_json(r["content"])
+    r["detail"] = exact_json(r["detail"])
     r["backdated"] = bool(r["created"] and r["date"] and r["created"][:10] > r["date"])
     now = _dt.datetime.now(_dt.timezone.utc)
     runs = {row[0]: _run_dict(row, now) for row in store.query(
@@ -361,6 +365,51 @@ def receipt_page(store: Store, rid: str, kind: str = "receipt") -> dict:
     entry_ids = [i for (i,) in store.query("SELECT entry FROM entry_receipts WHERE client = ? AND receipt = ? "
                                            "ORDER BY entry", (store.client_id, rid))]
     return {"client": store.client, "receipt": r, "history": history, "entries": entries(store, entry_ids)}
+
+
+class _Number(str):
+    """A JSON number's text, kept as written: a receipt's amounts never pass through a float."""
+
+
+def exact_json(text: str | None):
+    """Parsed JSON whose numbers are their text (the receipt schema reads "3.25" and 3.25 alike)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text, parse_float=str, parse_int=_int_or_text, parse_constant=str)
+    except ValueError:
+        return text
+
+
+def _int_or_text(text: str):
+    return int(text) if len(text) < 19 else text
+
+
+def pretty_json(text: str | None) -> str | None:
+    """The stored content laid out for reading, every number exactly as stored."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text, parse_float=_Number, parse_int=_Number, parse_constant=_Number)
+    except ValueError:
+        return text
+
+    def out(v, depth: int) -> str:
+        pad, inner = "  " * depth, "  " * (depth + 1)
+        if isinstance(v, _Number):
+            return str.__str__(v)
+        if isinstance(v, dict):
+            if not v:
+                return "{}"
+            items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {out(x, depth + 1)}" for k, x in v.items()]
+            return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+        if isinstance(v, list):
+            if not v:
+                return "[]"
+            return "[\n" + ",\n".join(f"{inner}{out(x, depth + 1)}" for x in v) + f"\n{pad}]"
+        return json.dumps(v, ensure_ascii=False)
+
+    return out(value, 0)
 
 
 # -- errors and runs ------------------------------------------------------------------------------
