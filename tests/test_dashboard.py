@@ -111,6 +111,8 @@ def test_anonymous_pages_redirect_to_the_sign_in_form_and_the_api_answers_401(ap
     signed = c.post("/signin", data={"name": "olga", "password": PASSWORD, "csrf": token, "next": "/errors"},
                     follow_redirects=False)
     assert signed.status_code == 303 and signed.headers["location"] == "/errors"
+    cookie = signed.headers["set-cookie"].lower()
+    assert cookie.startswith("tillpost_session=") and "httponly" in cookie and "samesite=lax" in cookie
     assert c.get("/errors").status_code == 200
 
 
@@ -280,7 +282,7 @@ def test_a_day_page_shows_statuses_errors_gaps_payments_and_entries(olga):
     assert "J-K1-4" in page and "payment method &#39;giftcard&#39; is not declared in the rule file" in page
     assert "<td>giftcard</td><td class=\"num\">12.50</td><td class=\"num\">0.00</td><td class=\"num\">12.50</td>" \
         in page
-    assert "Retry the 1 errors of this day" in page
+    assert "Retry this day&#39;s errors (1)" in page
     gaps = olga.get("/clients/jansen/days/2026-11-22").text
     assert "<td>K1</td><td>7</td><td class=\"num\">1</td>" in gaps
     entries = olga.get("/api/clients/jansen/days/2026-11-22/entries").json()
@@ -397,7 +399,7 @@ def test_the_errors_of_every_client_are_grouped_by_reason(ws, db, olga, victor):
     assert seen["errors"] == 1 and seen["reasons"][0]["clients"][0]["client"] == "jansen"
     page = victor.get("/errors").text
     assert "devries" not in page and "Retry" not in page
-    assert "Retry these 1" in olga.get("/errors").text
+    assert "Retry these (1)" in olga.get("/errors").text
 
 
 def test_the_runs_page_lists_every_run_newest_first(olga):

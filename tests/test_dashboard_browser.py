@@ -162,7 +162,7 @@ def test_an_operator_finds_an_incomplete_day_fixes_the_rules_retries_and_sees_it
             # The consultant fixes the rule file; the operator retries the day.
             accept_giftcards(ws, "jansen")
             page.goto(base + "/clients/jansen/days/2026-11-21")
-            page.click("button:has-text('Retry the 1 errors of this day')")
+            page.click("button:has-text(\"Retry this day's errors (1)\")")
             page.wait_for_url(base + "/clients/jansen/days/2026-11-21")
             assert "retried 1 receipt(s) in run" in page.inner_text(".flash.ok")
             assert page.inner_text("h1").endswith("complete") and "incomplete" not in page.inner_text("h1")

@@ -626,7 +626,8 @@ def _explain(dash: Dashboard, client: str, receipt: dict, kind: str) -> dict:
     text, found = explain_receipt(ruleset, records, receipt["id"])  # a closing too, where closings are booked (§11)
     if not found:
         return {"text": None, "note": f"This tillpost cannot explain this {kind} from its stored content."}
-    return {"text": text, "note": f"with {config.rules} as it is now"}
+    folder = str(dash.service.workspace().folder) + "/"  # rule files as the workspace names them
+    return {"text": text.replace(folder, ""), "note": f"with {str(config.rules).replace(folder, '')} as it is now"}
 
 
 class SecurityHeaders:
