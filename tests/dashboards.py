@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -104,7 +103,3 @@ def history(ws: Path, db: str) -> None:
 
 def without(d: dict, *keys) -> dict:
     return {k: v for k, v in d.items() if k not in keys}
-
-
-def as_json(text: str):
-    return json.loads(text)

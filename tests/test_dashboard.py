@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboards import (PASSWORD, accept_giftcards, add_users, as_json, book, csrf_of, history, make_workspace,
+from dashboards import (PASSWORD, accept_giftcards, add_users, book, csrf_of, history, make_workspace,
                         receipt, rules_of, signin, without)
 from test_ledger import dump, tp
 from tillpost.cli import service as _service_cli  # noqa: F401  (registers the commands)

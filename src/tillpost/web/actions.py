@@ -20,6 +20,7 @@ from ..ledger.process import RunResult, Selection, process, run_info
 from ..ledger.store import LedgerError, Store
 from ..ledger.watch import pending
 from ..service.worker import Service
+from ..service.workspace import WorkspaceError
 from . import views
 
 
@@ -35,7 +36,10 @@ class TrialFile:
 
 
 def _rules(service: Service, client: str):
-    config = service.client(client)
+    try:
+        config = service.client(client)
+    except WorkspaceError as e:
+        raise ActionError(str(e)) from None
     if config is None:
         raise ActionError(f"'{client}' is not a usable client of the workspace ({service.workspace().path}): "
                           "its rules and inbox are unknown here")

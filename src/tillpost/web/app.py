@@ -110,7 +110,6 @@ class Dashboard:
         self.env = Environment(loader=PackageLoader("tillpost.web", "templates"),
                                autoescape=select_autoescape(["html", "svg"], default=True),
                                trim_blocks=True, lstrip_blocks=True)
-        self.env.filters["money"] = _money
         self.env.filters["age"] = _age_text
         self.env.filters["pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, sort_keys=True)
         self.env.filters["stored"] = views.pretty_json
@@ -178,10 +177,6 @@ class Dashboard:
                   429: "Wait a moment", 503: "The ledger cannot be read now", 500: "This page could not be shown"}
         return self.render(request, "problem.html", {"status": status, "title": titles.get(status, "Problem"),
                                                       "message": message}, user, status=status)
-
-
-def _money(value) -> str:
-    return "" if value is None else str(value)
 
 
 def _age_text(seconds) -> str:

@@ -27,7 +27,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from ..ledger.process import BOOKED, STATUSES
+from ..ledger.process import STATUSES
 from ..ledger.status import gaps
 from ..ledger.store import Store
 
@@ -177,4 +177,4 @@ def date_state(stores: list[DayState]) -> str:
     return "errors" if "errors" in states else "incomplete" if "incomplete" in states else "complete"
 
 
-__all__ = ["BOOKED", "DayCache", "DayState", "by_date", "compute", "compute_many", "date_state"]
+__all__ = ["DayCache", "DayState", "by_date", "compute", "compute_many", "date_state"]

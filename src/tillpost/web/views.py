@@ -12,7 +12,7 @@ import json
 import re
 from decimal import Decimal, InvalidOperation
 
-from ..ledger.process import BOOKED, STATUSES
+from ..ledger.process import STATUSES
 from ..ledger.status import status
 from ..ledger.store import Store
 from .days import DayCache, by_date, date_state
@@ -465,5 +465,5 @@ def runs_page(store: Store, page=1) -> dict:
             "runs": [_run_dict(r, now) for r in rows]}
 
 
-__all__ = ["BOOKED", "LISTS", "NotFound", "client_page", "day_entries", "day_report", "entry_page", "error_ids",
+__all__ = ["LISTS", "NotFound", "client_page", "day_entries", "day_report", "entry_page", "error_ids",
            "errors_page", "overview", "receipt_list", "receipt_page", "reason_group", "runs_page"]
