@@ -250,6 +250,35 @@ def test_the_calendar_colours_each_day_as_status_decides(ws, db, olga):
             assert f'data-date="{date}" data-state="{colour}"' in page
 
 
+def test_days_of_a_store_with_till_closings_are_coloured_as_status_decides(ws, db, olga):
+    """§11: a store that closes its registers must close each one, and each closing must reconcile."""
+    from dashboards import EXAMPLES
+
+    day = json.loads((EXAMPLES / "bakery-day.json").read_text())
+    k1 = next(r for r in day if r.get("type") == "closing" and r["register"] == "K1")
+    book(ws, db, "devries", day)
+    book(ws, db, "devries", [receipt("AMS01-K1-1009", number="1009", date="2026-11-21"),
+                             receipt("AMS01-K1-1010", number="1010", date="2026-11-21")])
+    # A closing that counted receipts for a day none arrived: the day shows, and does not reconcile.
+    book(ws, db, "devries", [{**k1, "id": "AMS01-K1-2026-11-22", "date": "2026-11-22"}])
+    data = olga.get("/api/clients/devries?month=2026-11").json()
+    shown = {d["date"]: d for week in data["weeks"] for d in week}
+    store = Store.open(db, readonly=True, client="devries")
+    try:
+        for date in ("2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"):
+            report = status(store, date)
+            assert (shown[date]["state"] == "complete") == report["complete"], date
+    finally:
+        store.close()
+    ams01 = {s["store"]: s for s in shown["2026-11-21"]["stores"]}["AMS01"]
+    assert ams01["reasons"] == ["1 register(s) not reconciled"]  # K1 had receipts and no closing
+    assert shown["2026-11-22"]["state"] == "incomplete" and shown["2026-11-22"]["receipts"] == 0
+    page = olga.get("/clients/devries/days/2026-11-20?store=AMS01").text
+    assert "Registers: the till closings against the receipts" in page
+    assert 'href="/clients/devries/closings/AMS01-K1-2026-11-20"' in page
+    assert "not closed" in olga.get("/clients/devries/days/2026-11-21?store=AMS01").text
+
+
 def test_the_client_page_has_a_turnover_chart_per_day_and_method(olga):
     data = olga.get("/api/clients/jansen?month=2026-11").json()
     t = data["turnover"]
@@ -361,26 +390,23 @@ def test_a_receipts_content_shows_its_numbers_exactly_as_the_ledger_keeps_them(w
     assert f"&#34;amount&#34;: {exact}," in page and "&#34;quantity&#34;: &#34;1&#34;" in page
 
 
-def test_till_closings_in_the_ledger_are_shown_with_their_day(ws, db, olga):
-    """§11's closings are rows of kind 'closing': the day lists them and each has its page."""
-    store = Store.open(db, client="jansen")
-    try:
-        store.begin()
-        store.execute("INSERT INTO receipts (client, pk, kind, source, id, store, register, number, date, hash, "
-                      "status, payments, content, first_run, last_run) VALUES (?, ?, 'closing', 'test', ?, 'AMS01', "
-                      "'K1', '', '2026-11-21', 'h', 'error', '[]', ?, 3, 3)",
-                      (store.client_id, 99, "AMS01-K1-2026-11-21",
-                       json.dumps({"type": "closing", "id": "AMS01-K1-2026-11-21", "store": "AMS01"})))
-        store.commit()
-    finally:
-        store.close()
-    day = olga.get("/clients/jansen/days/2026-11-21").text
-    assert 'href="/clients/jansen/closings/AMS01-K1-2026-11-21">K1</a>' in day
+def test_a_till_closing_has_its_page_with_history_and_explain(ws, db, olga):
+    """§11's closings are rows of kind 'closing' beside the receipts: their own page, under /closings/."""
+    from dashboards import EXAMPLES
+
+    day = json.loads((EXAMPLES / "bakery-day.json").read_text())
+    k1 = next(r for r in day if r.get("type") == "closing" and r["register"] == "K1")
+    book(ws, db, "jansen", [{**k1, "id": "AMS01-K1-2026-11-21", "date": "2026-11-21"}])
     closing = olga.get("/api/clients/jansen/closings/AMS01-K1-2026-11-21").json()
     assert closing["receipt"]["kind"] == "closing" and closing["receipt"]["register"] == "K1"
-    assert olga.get("/clients/jansen/closings/AMS01-K1-2026-11-21").status_code == 200
+    assert [h["run"]["id"] for h in closing["history"]] == [4]
+    assert closing["explain"]["text"].startswith("closing AMS01-K1-2026-11-21")
+    page = olga.get("/clients/jansen/closings/AMS01-K1-2026-11-21").text
+    assert "Till closing AMS01-K1-2026-11-21" in page and "Glazenwasser" in page
     assert olga.get("/api/clients/jansen/receipts/AMS01-K1-2026-11-21").status_code == 404
-    # Not a receipt: the day's counts and status are the receipts'.
+    day_page = olga.get("/clients/jansen/days/2026-11-21").text
+    assert 'href="/clients/jansen/closings/AMS01-K1-2026-11-21">AMS01-K1-2026-11-21</a>' in day_page
+    # Not a receipt: the day's receipts are the receipts'.
     assert olga.get("/api/clients/jansen/days/2026-11-21").json()["receipts"] == 3
 
 

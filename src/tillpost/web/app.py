@@ -302,16 +302,14 @@ def make_app(dash: Dashboard, secret: str, https_only: bool = False) -> Starlett
         report = views.day_report(store, date, shop)
         if is_api(request):
             return report
-        lists, closings = {}, {}
+        lists = {}
         asked = request.query_params.get("list")
         for d in report["days"]:
             which = asked if asked in views.LISTS and (shop or len(report["days"]) == 1) else _first_list(d)
             lists[d["store"]] = views.receipt_list(store, date, d["store"], which, request.query_params.get("q", ""),
                                                    request.query_params.get("page", 1))
-            closings[d["store"]] = _closings(store, date, d["store"])
         entries = views.day_entries(store, date, shop, request.query_params.get("entries", 1))
-        return {"client": name, "date": date, "store": shop, "report": report, "lists": lists, "closings": closings,
-                "entries": entries}
+        return {"client": name, "date": date, "store": shop, "report": report, "lists": lists, "entries": entries}
 
     @page("_receipts.html")
     def day_receipts(request, store, user):
@@ -593,13 +591,6 @@ def _counts(store: Store, date: str, shop: str) -> dict:
         "SELECT COUNT(*) FROM receipts WHERE client = ? AND kind = 'receipt' AND date = ? AND store = ? "
         "AND created IS NOT NULL AND substr(created, 1, 10) > date", (store.client_id, date, shop))[0][0]
     return counts
-
-
-def _closings(store: Store, date: str, shop: str) -> list[dict]:
-    """Till closings of the day and store (§11), when the ledger has any."""
-    return [{"id": cid, "register": register, "status": st, "reason": reason} for cid, register, st, reason in
-            store.query("SELECT id, register, status, reason FROM receipts WHERE client = ? AND kind = 'closing' "
-                        "AND date = ? AND store = ? ORDER BY register, id", (store.client_id, date, shop))]
 
 
 def _explain(dash: Dashboard, client: str, receipt: dict, kind: str) -> dict:

@@ -12,7 +12,8 @@ the counter debtor's day totals — and decides exactly as `ledger/status.py` do
     nothing     no receipt arrived that day
 
 A payment can only be unbooked on a receipt that carries a `null` journal or has no
-booking standing (`booked_as` empty), so only those receipts' payments are read.
+booking standing (`booked_as` empty), so only those receipts' payments are read. Till
+closings (§11) are reconciled per register as `status` does, for the stores that send them.
 
 The answer for a client depends only on its books, which change only by a final run,
 which adds a run: it is kept per (ledger, client, last run) and computed again when a
@@ -27,7 +28,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from ..ledger.process import STATUSES
+from ..ledger.process import BOOKED, STATUSES
 from ..ledger.status import gaps
 from ..ledger.store import Store
 
@@ -41,6 +42,7 @@ class DayState:
     missing: int = 0  # numbers in them
     differences: int = 0  # payment methods whose receipts are not all booked
     counter_open: Decimal = Decimal(0)  # the counter debtor's balance of the day
+    unreconciled: int = 0  # registers whose till closing does not reconcile, or that were not closed (§11)
 
     @property
     def receipts(self) -> int:
@@ -48,7 +50,8 @@ class DayState:
 
     @property
     def complete(self) -> bool:
-        return not (self.counts["open"] or self.counts["error"] or self.gaps or self.differences or self.counter_open)
+        return not (self.counts["open"] or self.counts["error"] or self.gaps or self.differences or self.counter_open
+                    or self.unreconciled)
 
     @property
     def state(self) -> str:
@@ -60,7 +63,8 @@ class DayState:
         c = self.counts
         out = [f"{n} {what}" for n, what in ((c["error"], "in error"), (c["open"], "open"),
                                              (self.gaps, "number gap(s)"),
-                                             (self.differences, "payment difference(s)")) if n]
+                                             (self.differences, "payment difference(s)"),
+                                             (self.unreconciled, "register(s) not reconciled")) if n]
         if self.counter_open:
             out.append(f"counter debtor open by {self.counter_open}")
         return out
@@ -68,7 +72,8 @@ class DayState:
     def as_dict(self) -> dict:
         return {"date": self.date, "store": self.store, "receipts": self.receipts, "counts": dict(self.counts),
                 "gaps": self.gaps, "missing": self.missing, "payment_differences": self.differences,
-                "counter_debtor_open": str(self.counter_open), "complete": self.complete, "state": self.state}
+                "counter_debtor_open": str(self.counter_open), "registers_not_reconciled": self.unreconciled,
+                "complete": self.complete, "state": self.state}
 
 
 def _amount(text) -> Decimal | None:
@@ -119,6 +124,7 @@ def compute_many(store: Store, clients: dict[int, str | None]) -> dict[int, dict
                 if (date, shop) in days:
                     days[(date, shop)].gaps = len(found)
                     days[(date, shop)].missing = sum(g["missing"] for g in found)
+        _registers(store, among, part, out)
         counters = sorted({clients[cid] for cid in part if clients[cid] is not None})
         if counters:
             for cid, date, shop, debtor, amount in store.query(
@@ -127,6 +133,54 @@ def compute_many(store: Store, clients: dict[int, str | None]) -> dict[int, dict
                 if debtor == clients[cid] and (date, shop) in out[cid]:
                     out[cid][(date, shop)].counter_open += Decimal(amount)
     return out
+
+
+def _registers(store: Store, among: str, part: list[int], out: dict) -> None:
+    """Each register of the days of the stores that send till closings: reconciled with its
+    closing, or not closed (as `status` decides per register; a store that never sends
+    closings, a webshop, is not held to them)."""
+    from ..engine.closings import ClosingInvalid, read_closing, reconcile
+
+    closings: dict[tuple, dict[str, tuple]] = {}  # (client, date, store) → register → (status, content)
+    for cid, shop, register, date, status, content in store.query(
+            f"SELECT client, store, register, date, status, content FROM receipts WHERE {among} "
+            "AND kind = 'closing' ORDER BY client, date, store, register, id", part):
+        closings.setdefault((cid, date, shop), {})[register] = (status, content)
+    if not closings:
+        return
+    used = {(cid, shop) for cid, _, shop in closings}
+    registers: dict[tuple, set] = {}
+    paid: dict[tuple, dict[str, Decimal]] = {}  # (client, date, store, register) → method → paid
+    for cid, date, shop, register, status, payments in store.query(
+            f"SELECT client, date, store, register, status, payments FROM receipts WHERE {among} "
+            "AND kind = 'receipt'", part):
+        if (cid, shop) not in used:
+            continue
+        registers.setdefault((cid, date, shop), set()).add(register)
+        if status in BOOKED or status == "error":
+            by_method = paid.setdefault((cid, date, shop, register), {})
+            for method, amount, _ in json.loads(payments):
+                value = _amount(amount)
+                if value is not None:
+                    by_method[method] = by_method.get(method, Decimal(0)) + value
+    for (cid, date, shop) in set(registers) | set(closings):
+        closed = closings.get((cid, date, shop), {})
+        bad = 0
+        for register in registers.get((cid, date, shop), set()) | set(closed):
+            if register not in closed:
+                bad += 1  # not closed, in a store that closes its registers
+                continue
+            status, content = closed[register]
+            closing = None
+            if content and status != "error":
+                try:
+                    closing = read_closing(json.loads(content, parse_float=Decimal))
+                except (ClosingInvalid, ValueError, TypeError, ArithmeticError):
+                    closing = None
+            if closing is None or not reconcile(closing, paid.get((cid, date, shop, register), {})).complete:
+                bad += 1
+        # A closing of a day on which no receipt arrived still makes that day appear.
+        out[cid].setdefault((date, shop), DayState(date, shop)).unreconciled = bad
 
 
 class DayCache:
