@@ -61,21 +61,24 @@ def run(rules, db, receipts, final=True, selection=Selection()):
 def dump(db) -> dict:
     """Every row of every table (runs without their clock times, clients without theirs): the state.
 
-    Empty tables, the schema version and the extensions applied are left out: a PostgreSQL ledger's schema is made
+    Empty tables, the schema version and its extensions are left out: a PostgreSQL ledger's schema is made
     in a transaction of its own (workers starting at once make it once), so a run that
     failed may leave the empty schema behind, which holds nothing."""
     out = {}
     names = dict(ledgers.query(db, "SELECT id, name FROM clients")) if "clients" in ledgers.tables(db) else {}
     for t in ledgers.tables(db):
-        if t in ("meta", "migrations"):  # the schema's version and extensions, with clock times
-            continue
+        if t in ("meta", "migrations") or t.startswith("procrastinate_") or t == "tillpost_schedule":
+            continue  # the schema's version and extensions; a PostgreSQL worker's job queue
         if t == "runs":
             rows = ledgers.query(db, "SELECT client, id, command, selection, input, counts FROM runs")
         elif t == "clients":
             rows = ledgers.query(db, "SELECT name, decimals, counter_debtor FROM clients")
+        elif t in ("users", "web_secrets"):  # the dashboard's, about no client; a secret is random
+            rows = ledgers.query(db, f"SELECT name FROM {t}")
         else:
             rows = ledgers.query(db, f"SELECT * FROM {t}")
-        if t not in ("clients", "runs"):  # a client by name: PostgreSQL numbers clients by a sequence
+        if t not in ("clients", "runs", "users", "web_secrets"):
+            # a client by name: PostgreSQL numbers clients by a sequence
             rows = [(names[r[0]], *r[1:]) for r in rows]
         elif t == "runs":
             rows = [(names[r[0]], *r[1:]) for r in rows]
