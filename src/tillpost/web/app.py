@@ -106,7 +106,7 @@ class Dashboard:
         self.cache = DayCache()
         self.throttle = throttle or Throttle()
         self.sleep = sleep
-        self.delivery = delivery  # §14: rejected deliveries per client, once export and delivery exist
+        self.delivery = delivery or views.rejected_deliveries  # §14: rejected deliveries per client
         self.env = Environment(loader=PackageLoader("tillpost.web", "templates"),
                                autoescape=select_autoescape(["html", "svg"], default=True),
                                trim_blocks=True, lstrip_blocks=True)

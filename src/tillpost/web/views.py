@@ -112,8 +112,16 @@ def last_runs(store: Store, now: _dt.datetime) -> dict[int, dict]:
     return {row[0]: _run_dict(row[1:], now) for row in rows}
 
 
+def rejected_deliveries(store: Store, ids: dict) -> dict[str, int]:
+    """Per client: the documents the accounting package refused, waiting for a retry (SPEC §14)."""
+    names = {cid: name for name, (cid, _) in ids.items()}
+    rows = store.query("SELECT client, count(*) FROM deliveries WHERE state = 'rejected' GROUP BY client")
+    counts = {names[cid]: n for cid, n in rows if cid in names}
+    return {name: counts.get(name, 0) for name in ids}
+
+
 def overview(store: Store, names: list[str], cache: DayCache, configured: dict[str, str | None],
-             now: _dt.datetime, delivery=None) -> dict:
+             now: _dt.datetime, delivery=rejected_deliveries) -> dict:
     """Every client the user sees: its last run, its days not complete, what is open and in error.
 
     `configured` maps the workspace's clients to why they cannot run (None: they can).
