@@ -22,8 +22,20 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     from . import booking, ledger, sources, targets, workflow  # noqa: F401  (they register commands)
 
+    # Not click's standalone mode: it turns Ctrl-C into "Aborted!" and exit 1, which a
+    # scheduler reads as "some receipts in error". An interrupted run exits 130.
     try:
-        cli.main(args=argv, prog_name="tillpost", standalone_mode=True)
+        try:
+            code = cli.main(args=argv, prog_name="tillpost", standalone_mode=False)
+        except click.Abort as e:
+            if isinstance(e.__context__, KeyboardInterrupt) or isinstance(e.__cause__, KeyboardInterrupt):
+                raise KeyboardInterrupt from None
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        except click.ClickException as e:
+            e.show()
+            sys.exit(e.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
     except SystemExit:
         raise
     except KeyboardInterrupt:

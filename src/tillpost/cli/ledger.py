@@ -8,7 +8,7 @@ import sys
 import click
 
 from . import cli
-from .booking import compile_or_exit, read_or_exit, write_out
+from .booking import compile_or_exit, read_or_exit, report_errors, say, write_out
 from ..engine.receipts import InputError
 
 
@@ -78,7 +78,8 @@ def process_cmd(rules, receipts, db, trial, stores, registers, receipt_ids, retr
     again books nothing twice. A late receipt goes into a supplementary entry for its
     day; a booked receipt that comes again changed is reversed and booked anew.
     Exit 0 all selected receipts booked (or waiting as open/voided), 1 some are in
-    error (the rest is booked), 2 the rules, the input or the ledger are unusable.
+    error or a --receipt is not in RECEIPTS (the rest is booked), 2 the rules, the
+    input or the ledger are unusable.
     """
     from ..ledger import LedgerError, Selection, Store, process, run_info
     from ..ledger.render import render
@@ -94,22 +95,48 @@ def process_cmd(rules, receipts, db, trial, stores, registers, receipt_ids, retr
     try:
         store = Store.open(db, readonly=trial)
         try:
+            missing = _not_selectable(selection, inputs, store)
             info = run_info("process --final", rules, [receipts] if receipts else [], selection)
             result = process(ruleset, store, inputs, selection, final=not trial, info=info, progress=report)
         finally:
             done()
             store.close()
     except InputError as e:
-        click.echo(str(e), err=True)
+        say(str(e))
         sys.exit(2)
     except (LedgerError, sqlite3.Error) as e:
         _exit_ledger_error(e)
     if fmt != "summary":
         write_out(render(result, ruleset, fmt), out)
-    for item in result.receipts()["error"]:
-        click.echo(f"error: receipt {item['receipt']}: {item['message']}", err=True)
+    report_errors([_Error(item["receipt"], item["message"]) for item in result.receipts()["error"]])
+    for rid in missing:
+        where = "in RECEIPTS" + (" or among the ledger's receipts in error" if selection.retry_errors else "")
+        say(f"tillpost: --receipt {rid}: no receipt with this id {where}")
     click.echo(result.summary(), err=True)
-    sys.exit(1 if result.counts["error"] else 0)
+    sys.exit(1 if result.counts["error"] or missing else 0)
+
+
+class _Error:
+    def __init__(self, receipt: str, message: str):
+        self.receipt, self.message, self.where = receipt, message, None
+
+
+def _not_selectable(selection, inputs, store) -> list[str]:
+    """The ids selected with --receipt that no receipt of the input (or, with --retry-errors,
+    of the ledger's error queue) has: a mistyped id is said, never silently ignored."""
+    from ..engine.receipts import receipt_id
+
+    if not selection.receipts:
+        return []
+    wanted = set(selection.receipts)
+    for records in inputs:
+        for i in range(len(records)):
+            wanted.discard(receipt_id(records.get(i), i))
+            if not wanted:
+                return []
+    if selection.retry_errors and wanted:
+        wanted -= {key[1] for key, stored in store.receipt_index().items() if stored.status == "error"}
+    return [rid for rid in selection.receipts if rid in wanted]
 
 
 @cli.command("status")
