@@ -6,7 +6,7 @@ this says why — every problem, not the first — with where on the receipt it 
 
     lines[0].unit_price 12,95: use a decimal point, e.g. 12.95
     date 21-11-2026: expected YYYY-MM-DD, e.g. 2026-11-21
-    payments[0]: unknown key 'ammount'; did you mean 'amount'?
+    payments[0]: unknown key 'ammount' (did you mean 'amount'?)
 
 The published schema is still the judge: jsonschema lists what it refuses and
 this words each finding; what the reader checks beyond the schema (a calendar
@@ -297,10 +297,10 @@ def _suggest(word, choices) -> str:
         return ""
     lowered = {c.lower(): c for c in choices}
     if word.lower() in lowered and lowered[word.lower()] != word:
-        return f"; did you mean '{lowered[word.lower()]}'?"
+        return f" (did you mean '{lowered[word.lower()]}'?)"
     close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
     if close:
-        return f"; did you mean '{lowered[close[0]]}'?"
+        return f" (did you mean '{lowered[close[0]]}'?)"
     return ""
 
 

@@ -339,7 +339,7 @@ def read_receipt(obj) -> Receipt:
     ReceiptInvalid, or _FloatSeen when an amount is a float (decode it again exactly)."""
     try:
         r = msgspec.convert(obj, _ReceiptIn)
-    except (msgspec.ValidationError, RecursionError):
+    except (msgspec.ValidationError, RecursionError, UnicodeError):  # UnicodeError: a key with a lone surrogate
         raise _Invalid from None
     receipt = _receipt(r)
     # JSON text never decodes to a lone surrogate here (msgspec and orjson refuse it);
