@@ -470,3 +470,44 @@ def test_records_made_by_hand_still_read_carefully(rules):
     records = Records("hand", [json.dumps(receipt("R1")).replace('"12.10"}]}', 'NaN}]}').encode()], layout="lines")
     result = book(rules, records)
     assert [(e.receipt, e.where) for e in result.errors] == [("R1", "hand:1")]
+
+
+def _half_away(fraction) -> int:
+    from fractions import Fraction
+
+    sign = -1 if fraction < 0 else 1
+    whole, rest = divmod(abs(fraction), 1)
+    return sign * (int(whole) + (1 if rest >= Fraction(1, 2) else 0))
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_cents = st.integers(min_value=-(10**17) + 1, max_value=10**17 - 1)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_cents, _cents, _cents.filter(bool), st.sampled_from(["0", "6", "9", "21", "7.5", "5.25"]))
+def test_the_vat_division_rounds_to_the_cent_as_exact_arithmetic_does(vat, gross, total, rate):
+    """SPEC §5's round(VAT × g / G) and round(G × r / (100 + r)), through engine/exact.py's one
+    division at 50 digits, agree with exact rational arithmetic for every amount below 10^15."""
+    from fractions import Fraction
+
+    from decimal import localcontext
+
+    from tillpost.engine.exact import EXACT, divided
+
+    cent = Decimal("0.01")
+    v, g, t = (Decimal(x).scaleb(-2) for x in (vat, gross, total))
+    with localcontext(EXACT):  # as booking runs: the products exact
+        assert divided(v * g, t, cent) == Decimal(_half_away(Fraction(v) * Fraction(g) / Fraction(t) * 100)).scaleb(-2)
+        r = Decimal(rate)
+        assert divided(g * r, 100 + r, cent) == Decimal(_half_away(Fraction(g) * Fraction(r) / (100 + Fraction(r)) * 100)).scaleb(-2)
+
+
+def test_a_pos_export_unreadable_as_a_whole_is_the_inputs_error(tmp_path, capsys):
+    fixture = Path(__file__).resolve().parent / "fixtures" / "sources" / "lightspeed-k-financials.json"
+    path = tmp_path / "k.json"
+    path.write_text(fixture.read_text(encoding="utf-8").replace('"2026-11-21T05:00:00+01:00"', '"0.5"', 1))
+    code, out, err = run("book", EXAMPLES / "pos-sources.rules", path, capsys=capsys)
+    assert code == 2 and out == ""
+    assert err == f"{path}: error: lightspeed-k export: nextStartOfDayAsIso8601 '0.5' is not an ISO 8601 timestamp\n"

@@ -6,8 +6,8 @@ about one receipt or one place in the file instead of a crash:
 
 - bytes that are not UTF-8 (a Windows-1252 export): the file's error, with the
   byte's line, column and offset; a UTF-8 byte order mark is skipped;
-- `NaN` and `Infinity`, which JSON does not have: read as the text "NaN", so the
-  amount they stand in for is refused in words;
+- `NaN` and `Infinity`, which JSON does not have: read as a `JsonConstant`, which is
+  neither a number nor text, so whatever they stand in for is refused in words;
 - integers too long for Python's int (4,301 digits and more): read as Decimal;
 - nesting deeper than the decoders go: reported, never a RecursionError;
 - a lone surrogate (`"\\ud800"`) in any text, which no output can encode: found
@@ -64,6 +64,21 @@ def utf8_problem(data: bytes) -> tuple[int, int, int, str] | None:
     return line, column, offset, words
 
 
+class JsonConstant:
+    """`NaN`, `Infinity` or `-Infinity` as a JSON text wrote it: no amount, no text, nothing a
+    receipt may hold; messages show it as written."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
+
 def _int(text: str):
     return int(text) if len(text) <= _INT_DIGITS else Decimal(text)
 
@@ -71,13 +86,13 @@ def _int(text: str):
 def decode_exact(text: bytes | str):
     """JSON text → Python objects, numbers with a fraction as Decimal, never a float.
 
-    `NaN`, `Infinity` and `-Infinity` become that text; over-long integers become
+    `NaN`, `Infinity` and `-Infinity` become a JsonConstant; over-long integers become
     Decimal. Raises json.JSONDecodeError, UnicodeDecodeError (bytes that are not
     UTF-8) or RecursionError (nesting deeper than Python's stack allows).
     """
     if isinstance(text, (bytes, bytearray, memoryview)):
         text = without_bom(bytes(text)).decode("utf-8")
-    return json.loads(text, parse_float=Decimal, parse_int=_int, parse_constant=str)
+    return json.loads(text, parse_float=Decimal, parse_int=_int, parse_constant=JsonConstant)
 
 
 def lone_surrogates(obj) -> list[str]:

@@ -20,7 +20,7 @@ import re
 from decimal import Decimal
 from functools import lru_cache
 
-from .decoding import escaped, lone_surrogates
+from .decoding import JsonConstant, escaped, lone_surrogates
 from .exact import LIMIT_DIGITS
 
 MAX_PROBLEMS = 20  # a receipt with a thousand broken lines gets a readable message
@@ -138,13 +138,13 @@ def _real_date(text: str) -> bool:
 
 def _amount(where: str, value) -> str:
     expected = "a decimal such as 12.95"
+    if isinstance(value, JsonConstant):
+        return f"{where} {value}: not a number; write {expected}"
     if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
         return f"{where} {_shown(value)}: expected {expected}"
     if isinstance(value, (int, Decimal, float)):
         return f"{where} {_shown(value)}: {_too_many_digits()}"
     text = value
-    if text in ("NaN", "Infinity", "-Infinity", "sNaN", "-NaN"):
-        return f"{where} {text}: not a number; write {expected}"
     if not text.strip():
         return f"{where} is empty: expected {expected}"
     t = text.strip()
@@ -215,7 +215,7 @@ def _is_decimal(schema: dict) -> bool:
 def _plain(value, depth: int):
     """A copy jsonschema can safely judge: containers deeper than a receipt ever nests are
     emptied (they are wrong whatever they hold, and jsonschema recurses in Python), and
-    numbers that are not finite become their text (Decimal refuses to compare NaN)."""
+    numbers that are not finite become a JsonConstant (Decimal refuses to compare NaN)."""
     if isinstance(value, dict):
         if depth >= _DEPTH:
             return {}
@@ -225,11 +225,11 @@ def _plain(value, depth: int):
             return []
         return [_plain(v, depth + 1) for v in value]
     if isinstance(value, Decimal) and not value.is_finite():
-        return "NaN" if value.is_nan() else ("-Infinity" if value < 0 else "Infinity")
+        return JsonConstant("NaN" if value.is_nan() else ("-Infinity" if value.is_signed() else "Infinity"))
     if isinstance(value, float) and value != value:
-        return "NaN"
+        return JsonConstant("NaN")
     if isinstance(value, float) and value in (float("inf"), float("-inf")):
-        return "Infinity" if value > 0 else "-Infinity"
+        return JsonConstant("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, str):
         return escaped(value)
     return value
@@ -261,6 +261,8 @@ def _kind(value) -> str:
         return "true/false"
     if value is None:
         return "null"
+    if isinstance(value, JsonConstant):
+        return str(value)
     return "a number"
 
 

@@ -117,8 +117,12 @@ def read_receipts(path: str, ruleset=None, source: str | None = None) -> Records
 
     module = importlib.import_module(f"{__name__}.{adapter.module}")
     mapper = Mapper(ruleset, options.get("source", name) if name == "csv" else name)
-    results = module.convert(data, origin, mapper, options)
-    return to_records(origin, results)
+    try:
+        return to_records(origin, module.convert(data, origin, mapper, options))
+    except SourceError as e:  # about the export as a whole (its business day, its shape), not one record
+        raise InputError(origin, f"{name} export: {escaped(str(e))}") from None
+    except READ_FAILURES as e:
+        raise InputError(origin, f"{name} export cannot be read: {type(e).__name__}: {escaped(str(e))}") from None
 
 
 def to_records(origin: str, results) -> Records:
