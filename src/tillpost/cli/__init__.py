@@ -44,5 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as e:  # the last line of defence: never a traceback
         if os.environ.get("TILLPOST_DEBUG"):
             raise
-        click.echo(f"tillpost: internal error: {type(e).__name__}: {e} (set TILLPOST_DEBUG=1 for details)", err=True)
+        from ..engine.terminal import printable
+
+        click.echo(printable(f"tillpost: internal error: {type(e).__name__}: {e} (set TILLPOST_DEBUG=1 for details)"),
+                   err=True)
         sys.exit(3)

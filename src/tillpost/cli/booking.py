@@ -31,7 +31,7 @@ def print_diagnostics(diagnostics: Diagnostics, fmt: str = "text") -> None:
 
         click.echo(json.dumps([d.as_dict() for d in diagnostics.sorted()], indent=2), err=True)
     elif diagnostics.items:
-        click.echo(diagnostics.format(), err=True)
+        click.echo(printable_lines(diagnostics.format()), err=True, nl=False)
         n_err, n_warn = len(diagnostics.errors), len(diagnostics.warnings)
         click.echo(f"{n_err} error(s), {n_warn} warning(s)", err=True)
 
@@ -152,17 +152,20 @@ def explain(rules: str, receipts: str, receipt_ids: tuple[str, ...], source: str
     ruleset = compile_or_exit(rules)
     records = read_or_exit(receipts, ruleset, source)
     wanted = list(dict.fromkeys(v for value in receipt_ids for v in value.split(",") if v))
+    if not wanted:
+        raise click.UsageError("--receipt needs the id of a receipt in RECEIPTS")
     try:
         text, missing = explain_receipts(ruleset, records, wanted)
     except InputError as e:
         say(str(e))
         sys.exit(2)
-    click.echo(_printable_lines(text), nl=False)
+    click.echo(printable_lines(text), nl=False)
     for rid in missing:
         say(f"tillpost: receipt {rid}: not in {'<stdin>' if receipts == '-' else receipts}")
     if missing:
         sys.exit(1)
 
 
-def _printable_lines(text: str) -> str:
+def printable_lines(text: str) -> str:
+    """Text of several lines for a person: each line shown, never obeyed (engine/terminal.py)."""
     return "".join(printable(line) + "\n" for line in text.splitlines())

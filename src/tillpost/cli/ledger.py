@@ -8,7 +8,7 @@ import sys
 import click
 
 from . import cli
-from .booking import compile_or_exit, read_or_exit, report_errors, say, write_out
+from .booking import compile_or_exit, printable_lines, read_or_exit, report_errors, say, write_out
 from ..engine.receipts import InputError
 
 
@@ -17,7 +17,7 @@ def _exit_ledger_error(e: Exception) -> None:
 
     if isinstance(e, sqlite3.Error):
         e = f"the ledger database cannot be used: {e}"
-    click.echo(f"tillpost: {e}", err=True)
+    say(f"tillpost: {e}")
     sys.exit(2)
 
 
@@ -107,7 +107,8 @@ def process_cmd(rules, receipts, db, trial, stores, registers, receipt_ids, retr
     except (LedgerError, sqlite3.Error) as e:
         _exit_ledger_error(e)
     if fmt != "summary":
-        write_out(render(result, ruleset, fmt), out)
+        text = render(result, ruleset, fmt)
+        write_out(text if fmt == "json" else printable_lines(text), out)
     report_errors([_Error(item["receipt"], item["message"]) for item in result.receipts()["error"]])
     for rid in missing:
         where = "in RECEIPTS" + (" or among the ledger's receipts in error" if selection.retry_errors else "")
@@ -172,7 +173,7 @@ def status_cmd(db, day, shop, fmt, check) -> None:
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
-        click.echo(to_table(report), nl=False)
+        click.echo(printable_lines(to_table(report)), nl=False)
     if check and not all(d["complete"] for d in report["days"]):
         sys.exit(1)
 

@@ -5,7 +5,8 @@ word. Booking runs under `EXACT` instead: its Inexact and Rounded traps turn eve
 sum or product that would lose a digit into an ArithmeticError, which becomes the
 receipt's error (or the input's, for a day's total). The only rounding tillpost
 does on purpose is SPEC §5's — half away from zero, to the currency's cents — and
-it goes through `ROUNDING` explicitly (`rounded`, `divided`).
+it goes through `ROUNDING` explicitly (`rounded`, `divided`). `book()` sets EXACT once
+for a whole batch; `facts_and_total` sets it for a receipt booked on its own.
 
 Why one division and one rounding give SPEC §5's cent exactly: amounts are below
 10^15 (the receipt schema bounds them; facts check what they compute), so a
@@ -17,9 +18,7 @@ half-up rounding to cents decides exactly as it would on the exact quotient.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-from decimal import (ROUND_HALF_UP, Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, Rounded,
-                     getcontext, localcontext)
+from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, Rounded
 
 PREC = 50
 # Amounts a till can produce stay below this (receipt.schema.json: at most 15 digits before the point).
@@ -30,15 +29,6 @@ EXACT = Context(prec=PREC, rounding=ROUND_HALF_UP, Emax=999_999, Emin=-999_999,
                 traps=[InvalidOperation, DivisionByZero, Overflow, Inexact, Rounded])
 ROUNDING = Context(prec=PREC, rounding=ROUND_HALF_UP, Emax=999_999, Emin=-999_999,
                    traps=[InvalidOperation, DivisionByZero, Overflow])
-
-
-def exactly():
-    """A context manager that makes the current Decimal context EXACT, unless it already traps
-    inexact results (a booking run sets it once for the whole batch)."""
-    context = getcontext()
-    if context.traps[Inexact] and context.traps[Rounded]:
-        return nullcontext()
-    return localcontext(EXACT)
 
 
 def rounded(value: Decimal, cent: Decimal) -> Decimal:

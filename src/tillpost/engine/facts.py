@@ -13,10 +13,10 @@ their fields for readers such as explain.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, Inexact, getcontext, localcontext
 from typing import NamedTuple
 
-from .exact import EXACT, LIMIT, LIMIT_DIGITS, divided, exactly, fits_cents, rounded
+from .exact import EXACT, LIMIT, LIMIT_DIGITS, ROUNDING, divided, fits_cents, rounded
 from .receipts import Receipt
 from .ruleset import RuleSet
 
@@ -131,7 +131,9 @@ def facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], De
     Raises FactsError with every reason the receipt cannot have facts.
     """
     try:
-        with exactly():
+        if getcontext().traps[Inexact]:  # a booking run set the EXACT context for the whole batch
+            return _facts_and_total(receipt, ruleset)
+        with localcontext(EXACT):
             return _facts_and_total(receipt, ruleset)
     except ArithmeticError:
         # A product or sum that would need rounding past the EXACT context's digits: refused.
@@ -188,7 +190,7 @@ def _facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], D
         printed[name] = value
     paid = ZERO
     for p in receipt.payments:
-        if not fits_cents(p.amount, cent):
+        if p.amount.quantize(cent, None, ROUNDING) != p.amount:
             reasons.append(_too_fine(p.amount, f"payment {p.method}", ruleset))
         paid += p.amount
     rounding = receipt.cash_rounding
@@ -210,7 +212,7 @@ def _facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], D
         else:
             gs = [grosses[i] for i in idx]
             base = sum(gs)
-        vat = divided(base * rate, HUNDRED + rate if incl else HUNDRED, cent)
+        vat = ROUNDING.divide(base * rate, HUNDRED + rate if incl else HUNDRED).quantize(cent, ROUND_HALF_UP, ROUNDING)
         if name in printed:
             problem = _printed_vat_problem(name, printed[name], vat, base, rate, len(idx), incl, cent)
             if problem:

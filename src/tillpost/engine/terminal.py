@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import re
 
-# Control characters (C0, DEL, C1), and the bidirectional overrides that can make text
-# read other than it is: a receipt id must never move the cursor or retitle a terminal.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# Control characters (C0 but the tab, DEL, C1), and the bidirectional overrides that can make
+# text read other than it is: a receipt id must never move the cursor, retitle a terminal or
+# start a line of its own.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def printable(text: str) -> str:
     """Text as it may be shown to a person on a terminal: control characters escaped (\\x1b)."""
-    if text.isascii() and text.isprintable():
+    if text.isascii() and (text.isprintable() or _UNPRINTABLE.search(text) is None):
         return text
     return _UNPRINTABLE.sub(_escape_one, text)
 

@@ -492,8 +492,10 @@ def render_to(result, ruleset: RuleSet, target: str, out: str | None) -> None:
     except TargetError as e:
         click.echo(f"tillpost: {e}", err=True)
         sys.exit(2)
+    from ..engine.terminal import printable
+
     for err in rendering.errors:
-        click.echo(f"error: {err}", err=True)
+        click.echo(printable(f"error: {err}"), err=True)
     try:
         write_rendering(rendering, out)
     except (OSError, TargetError) as e:
