@@ -170,6 +170,12 @@ def escaped(text: str) -> str:
 def expected_ids(receipts: list, shape: str) -> list[str]:
     """Each receipt's id as `book` reports it: its own (lone surrogates written as \\udXXX), or
     its place `#n` when it has none — or, in JSON Lines, when it cannot be decoded at all."""
+    if shape == "lines" and len(receipts) == 1:  # one line is one document: maybe an array, or `receipts`
+        shape, only = "array", receipts[0]
+        if isinstance(only, list):
+            receipts = only
+        elif isinstance(only, dict) and isinstance(only.get("receipts"), list):
+            receipts = only["receipts"]
     ids = []
     for i, r in enumerate(receipts):
         if shape == "lines" and "@DEEP@" in json.dumps(r):
