@@ -21,7 +21,7 @@ from .terminal import printable
 
 def money(amount: Decimal, decimals: int) -> str:
     # EXACT: an amount with more decimals than the currency is refused, never rounded here.
-    return str(amount.quantize(Decimal(1).scaleb(-decimals), context=EXACT))
+    return str(amount.quantize(Decimal(1).scaleb(-decimals), None, EXACT))
 
 
 def entry_dict(entry: Entry, decimals: int) -> dict:

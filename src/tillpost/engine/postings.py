@@ -261,7 +261,7 @@ def book_receipt(receipt: Receipt, ruleset: RuleSet) -> Booking | ReceiptError:
     slots = plans.for_receipt(rvalues, debtor)
     postings = []
     unmatched = []
-    no_debtor = []
+    no_debtor = None
     for fact in facts:
         table, key_of = slots[fact[0]]
         fk = key_of(fact[2])
@@ -273,7 +273,7 @@ def book_receipt(receipt: Receipt, ruleset: RuleSet) -> Booking | ReceiptError:
         elif planned is NO_RULE:
             unmatched.append(Fact._make(fact))
         elif planned is NO_DEBTOR:
-            no_debtor.append(Fact._make(fact))
+            no_debtor = (no_debtor or []) + [Fact._make(fact)]
     if no_debtor:
         reasons.append(_no_debtor(receipt, ruleset, rvalues, no_debtor))
     if unmatched:
