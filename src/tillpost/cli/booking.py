@@ -7,7 +7,7 @@ import sys
 import click
 
 from . import cli
-from ..api import book, compile_file, explain_receipt, read_receipts, render_table, to_json
+from ..api import book, compile_file, read_receipts, render_table, to_json
 from ..engine.diagnostics import Diagnostics
 from ..engine.receipts import InputError
 from ..engine.terminal import printable

@@ -9,6 +9,7 @@ import click
 
 from . import cli
 from .booking import compile_or_exit, printable_lines, read_or_exit, report_errors, say, write_out
+from ..engine.postings import ReceiptError
 from ..engine.receipts import InputError
 
 
@@ -109,17 +110,12 @@ def process_cmd(rules, receipts, db, trial, stores, registers, receipt_ids, retr
     if fmt != "summary":
         text = render(result, ruleset, fmt)
         write_out(text if fmt == "json" else printable_lines(text), out)
-    report_errors([_Error(item["receipt"], item["message"]) for item in result.receipts()["error"]])
+    report_errors([ReceiptError(item["receipt"], item["message"]) for item in result.receipts()["error"]])
     for rid in missing:
         where = "in RECEIPTS" + (" or among the ledger's receipts in error" if selection.retry_errors else "")
         say(f"tillpost: --receipt {rid}: no receipt with this id {where}")
     click.echo(result.summary(), err=True)
     sys.exit(1 if result.counts["error"] or missing else 0)
-
-
-class _Error:
-    def __init__(self, receipt: str, message: str):
-        self.receipt, self.message, self.where = receipt, message, None
 
 
 def _not_selectable(selection, inputs, store) -> list[str]:

@@ -468,10 +468,7 @@ class Records:
 
     def _unreadable(self, i: int, obj, reason: str) -> dict:
         """Put a stub in place of an item that cannot be read as it is; its reason goes in `errors`."""
-        rid = obj.get("id") if isinstance(obj, dict) else None
-        stub = {"id": escaped(rid)} if isinstance(rid, str) and rid else {
-            "unreadable": hashlib.sha256(self.items[i]).hexdigest()[:16]}
-        self.items[i] = stub
+        self.items[i] = stub = _stub(obj, self.items[i])
         self.errors[i] = reason
         return stub
 
@@ -500,6 +497,18 @@ class Records:
         return self.items[i]
 
 
+def _stub(obj, text: bytes | str) -> dict:
+    """What stands in for a receipt that cannot be read as it is: its id when it has a readable
+    one (its lone surrogates written out), else a digest of its text, so the same broken receipt
+    is known again (the ledger keys receipts without an id by their content)."""
+    rid = obj.get("id") if isinstance(obj, dict) else None
+    if isinstance(rid, str) and rid:
+        return {"id": escaped(rid)}
+    if isinstance(text, str):
+        text = text.encode("utf-8", "backslashreplace")
+    return {"unreadable": hashlib.sha256(text).hexdigest()[:16]}
+
+
 def _checked(items: list) -> tuple[list, dict]:
     """Items decoded exactly, with a stub in place of each whose text holds a lone surrogate."""
     errors = {}
@@ -508,9 +517,7 @@ def _checked(items: list) -> tuple[list, dict]:
             from .receipt_problems import receipt_problems
 
             errors[i] = "; ".join(receipt_problems(obj))
-            rid = obj.get("id") if isinstance(obj, dict) else None
-            items[i] = {"id": escaped(rid)} if isinstance(rid, str) and rid else {
-                "unreadable": hashlib.sha256(repr(obj).encode("utf-8", "backslashreplace")).hexdigest()[:16]}
+            items[i] = _stub(obj, repr(obj))
     return items, errors
 
 
@@ -548,12 +555,12 @@ def _decode_document(source: str, doc, exact: bool) -> tuple[list, bool]:
     decoded exactly (Decimal fractions; the careful decoder's oddities checked)."""
     data = doc if isinstance(doc, (bytes, str)) else None
     if data is not None:
-        try:
-            if exact:
-                raise ValueError
-            doc = orjson.loads(data)
-        except (orjson.JSONDecodeError, ValueError, RecursionError):
-            exact = True
+        if not exact:
+            try:
+                doc = orjson.loads(data)
+            except (orjson.JSONDecodeError, RecursionError):  # NaN, lone surrogates, big integers, …
+                exact = True
+        if exact:
             try:
                 doc = _exact(data)
             except json.JSONDecodeError as e:
