@@ -511,3 +511,11 @@ def test_a_pos_export_unreadable_as_a_whole_is_the_inputs_error(tmp_path, capsys
     code, out, err = run("book", EXAMPLES / "pos-sources.rules", path, capsys=capsys)
     assert code == 2 and out == ""
     assert err == f"{path}: error: lightspeed-k export: nextStartOfDayAsIso8601 '0.5' is not an ISO 8601 timestamp\n"
+
+
+def test_a_binary_float_from_python_is_named_where_it_is(rules):
+    r = receipt("R1")
+    r["payments"][0]["amount"] = 12.1
+    (error,) = book(rules, [r]).errors
+    assert error.message == ("payments[0].amount 12.1: a binary float cannot hold an amount exactly; give amounts "
+                             "as decimal strings or Decimal")

@@ -133,7 +133,7 @@ class Receipt:
 
 class _Invalid(ReceiptInvalid):
     def __init__(self):
-        super().__init__("$", "does not match the receipt schema")
+        super().__init__("the receipt", "does not have the form schemas/receipt.schema.json gives a receipt")
 
 
 _Text = Annotated[str, msgspec.Meta(min_length=1)]
