@@ -35,7 +35,7 @@ when tax vat=high post VRK deb -> hoog
 when tax vat=low post VRK deb -> laag
 when payment method=cash post KAS kas -> deb
 when payment method=invoice skip
-when cost skip  when rounding skip
+when cost skip  when rounding skip  when difference skip  when movement skip
 """
 
 

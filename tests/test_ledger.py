@@ -1,4 +1,5 @@
-"""The processing ledger against real SQLite files: trial, final, corrections, errors, status, atomicity."""
+"""The processing ledger, on an SQLite file and on a real PostgreSQL server (the `db` fixture runs
+every test on both): trial, final, corrections, errors, status, atomicity."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import ledgers
 import pytest
 from click.testing import CliRunner
 
@@ -57,34 +59,46 @@ def run(rules, db, receipts, final=True, selection=Selection()):
 
 
 def dump(db) -> dict:
-    """Every row of every table (runs without their clock times): the database's state."""
-    if not os.path.exists(db):
-        return {}
-    conn = sqlite3.connect(db)
+    """Every row of every table (runs without their clock times, clients without theirs): the state.
+
+    Empty tables and the schema version are left out: a PostgreSQL ledger's schema is made
+    in a transaction of its own (workers starting at once make it once), so a run that
+    failed may leave the empty schema behind, which holds nothing."""
+    out = {}
+    names = dict(ledgers.query(db, "SELECT id, name FROM clients")) if "clients" in ledgers.tables(db) else {}
+    for t in ledgers.tables(db):
+        if t == "meta":
+            continue
+        if t == "runs":
+            rows = ledgers.query(db, "SELECT client, id, command, selection, input, counts FROM runs")
+        elif t == "clients":
+            rows = ledgers.query(db, "SELECT name, decimals, counter_debtor FROM clients")
+        else:
+            rows = ledgers.query(db, f"SELECT * FROM {t}")
+        if t not in ("clients", "runs"):  # a client by name: PostgreSQL numbers clients by a sequence
+            rows = [(names[r[0]], *r[1:]) for r in rows]
+        elif t == "runs":
+            rows = [(names[r[0]], *r[1:]) for r in rows]
+        if rows:
+            out[t] = sorted((tuple(r) for r in rows), key=repr)
+    return out
+
+
+def stored_entries(db, client: str | None = None) -> list[dict]:
+    store = Store.open(db, readonly=True, client=client)
     try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        out = {}
-        for t in tables:
-            if t == "runs":
-                rows = conn.execute("SELECT id, command, selection, input, counts FROM runs").fetchall()
-            else:
-                rows = conn.execute(f"SELECT * FROM {t}").fetchall()
-            out[t] = sorted(rows, key=repr)
-        return out
+        return store.entries()
     finally:
-        conn.close()
+        store.close()
 
 
-def ledger_nets(db) -> dict:
+def ledger_nets(db, client: str | None = None) -> dict:
     """Σ of every booked entry line per (journal, mode, key, account, debtor, vat), zeros dropped."""
-    conn = sqlite3.connect(db)
     nets: dict = {}
-    for (payload,) in conn.execute("SELECT payload FROM entries"):
-        e = json.loads(payload)
+    for e in stored_entries(db, client):
         for l in e["lines"]:
             k = (e["journal"], e["mode"], e["key"], l["account"], l["debtor"], l["vat"])
             nets[k] = nets.get(k, Decimal(0)) + Decimal(l["debit"]) - Decimal(l["credit"])
-    conn.close()
     return {k: v for k, v in nets.items() if v}
 
 
@@ -100,21 +114,24 @@ def scratch_nets(rules, receipts) -> dict:
     return {k: v for k, v in nets.items() if v}
 
 
-def statuses(db) -> dict:
-    conn = sqlite3.connect(db)
-    out = dict(conn.execute("SELECT id, status FROM receipts"))
-    conn.close()
-    return out
+def statuses(db, client: str | None = None) -> dict:
+    if client is None:
+        return dict(ledgers.query(db, "SELECT id, status FROM receipts"))
+    return dict(ledgers.query(db, "SELECT r.id, r.status FROM receipts r JOIN clients c ON c.id = r.client "
+                                  "WHERE c.name = ?", (client,)))
+
+
+def open_status(db, date=None, client=None) -> dict:
+    store = Store.open(db, readonly=True, client=client)
+    try:
+        return status(store, date)
+    finally:
+        store.close()
 
 
 @pytest.fixture(scope="module")
 def rules():
     return load_rules(BAKERY)
-
-
-@pytest.fixture
-def db(tmp_path):
-    return str(tmp_path / "ledger.sqlite")
 
 
 def tp(*args, input=None):
@@ -124,26 +141,31 @@ def tp(*args, input=None):
 # -- trial and final ----------------------------------------------------------------------
 
 
-def test_trial_writes_nothing_and_shows_exactly_what_final_books(db, tmp_path):
-    # On a fresh path: no file is created.
+def test_trial_writes_nothing_and_shows_exactly_what_final_books(db, tmp_path, backend):
+    # On a fresh ledger: nothing is created.
     trial = tp("process", BAKERY, DAY, "--db", db, "--trial")
     assert trial.exit_code == 0, trial.output
-    assert not os.path.exists(db)
+    assert not ledgers.exists(db)
     # On an existing ledger: not a byte changes.
     first = json.loads(tp("process", BAKERY, DAY, "--db", db, "--final").stdout)
     assert first["mode"] == "final"
     assert json.loads(trial.stdout)["entries"] == first["entries"]
     more = tmp_path / "more.json"
     more.write_text(json.dumps([receipt("AMS01-K1-1009", number="1009")]))
-    before = Path(db).read_bytes()
+    before = Path(db).read_bytes() if backend == "sqlite" else dump(db)
     trial2 = tp("process", BAKERY, more, "--db", db, "--trial")
-    assert Path(db).read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == ["ledger.sqlite", "more.json"]  # no journal file left either
+    if backend == "sqlite":
+        assert Path(db).read_bytes() == before
+        assert sorted(os.listdir(tmp_path)) == ["ledger.sqlite", "more.json"]  # no journal file left either
+    else:
+        assert dump(db) == before
     final2 = tp("process", BAKERY, more, "--db", db, "--final")
     assert json.loads(trial2.stdout)["entries"] == json.loads(final2.stdout)["entries"]
     assert json.loads(trial2.stdout)["receipts"] == json.loads(final2.stdout)["receipts"]
 
 
+@pytest.mark.xfail(strict=True, reason="the ledger books no till closings yet (issue 14, ledger side): `book` puts "
+                   "the closing of register K1 of bakery-day.json into the KAS entry, `process` leaves it out")
 def test_the_ledger_entries_render_like_tillpost_book(db, rules):
     booked = json.loads(tp("book", BAKERY, DAY).stdout)
     ran = json.loads(tp("process", BAKERY, DAY, "--db", db, "--final").stdout)
@@ -151,9 +173,7 @@ def test_the_ledger_entries_render_like_tillpost_book(db, rules):
     assert stripped == booked["entries"]
     assert all(e["kind"] == "regular" and e["corrects"] == [] for e in ran["entries"])
     assert ran["receipts"]["open"] == booked["open"] and ran["receipts"]["voided"] == booked["voided"]
-    conn = sqlite3.connect(db)
-    payloads = [json.loads(p) for (p,) in conn.execute("SELECT payload FROM entries ORDER BY id")]
-    assert payloads == ran["entries"]
+    assert [{k: v for k, v in e.items() if k != "run"} for e in stored_entries(db)] == ran["entries"]
 
 
 def test_final_twice_books_once(db):
@@ -171,9 +191,8 @@ def test_final_twice_books_once(db):
 
 def test_each_final_run_is_recorded(db):
     tp("process", BAKERY, DAY, "--db", db, "--final", "--store", "WEB")
-    conn = sqlite3.connect(db)
-    (rid, command, selection, rules_path, digest, version, counts, finished), = conn.execute(
-        "SELECT id, command, selection, rules, rules_sha256, version, counts, finished FROM runs")
+    (rid, command, selection, rules_path, digest, version, counts, finished), = ledgers.query(
+        db, "SELECT id, command, selection, rules, rules_sha256, version, counts, finished FROM runs")
     assert (rid, command, rules_path) == (1, "process --final", str(BAKERY))
     assert json.loads(selection)["store"] == ["WEB"]
     assert len(digest) == 64 and version and finished
@@ -199,7 +218,7 @@ def test_a_mode_is_required_and_errors_exit_cleanly(db, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("[{")
     result = tp("process", BAKERY, bad, "--db", db, "--final")
-    assert result.exit_code == 2 and "malformed JSON" in result.stderr and not os.path.exists(db)
+    assert result.exit_code == 2 and "malformed JSON" in result.stderr and not ledgers.exists(db)
     notledger = tmp_path / "other.sqlite"
     conn = sqlite3.connect(notledger)
     conn.execute("CREATE TABLE x (a)")
@@ -227,7 +246,7 @@ def test_a_late_receipt_is_booked_in_a_supplementary_entry_for_its_day(db, rules
     assert result.entries[0]["description"] == "Supplement: Dagomzet 2026-11-20 AMS01"
     # The originals plus the supplement are the day booked from scratch.
     assert ledger_nets(db) == scratch_nets(rules, day + [late])
-    report = status(Store.open(db, readonly=True), "2026-11-20")
+    report = open_status(db, "2026-11-20")
     assert report["days"][0]["late"] == ["AMS01-K1-3"] and report["days"][0]["backdated"] == ["AMS01-K1-3"]
 
 
@@ -297,7 +316,7 @@ def test_voided_after_booking_is_reversed_and_open_then_completed_is_booked_then
     assert statuses_of(result) == {"AMS01-K1-1": "voided", "AMS01-K1-2": "late"}
     assert {e["kind"] for e in result.entries} == {"reversal", "supplement"}
     assert ledger_nets(db) == scratch_nets(rules, [dict(b, status="completed")])
-    assert "reversed" in sqlite3.connect(db).execute("SELECT reason FROM receipts WHERE id = 'AMS01-K1-1'").fetchone()[0]
+    assert "reversed" in ledgers.query(db, "SELECT reason FROM receipts WHERE id = 'AMS01-K1-1'")[0][0]
 
 
 def test_an_individual_receipt_changed_gets_its_own_correction(db, rules):
@@ -312,13 +331,20 @@ def test_an_individual_receipt_changed_gets_its_own_correction(db, rules):
                                                         payments=[{"method": "invoice", "amount": "25.00"}])])
 
 
-def test_booked_entries_are_immutable_in_the_database(db, rules):
+def test_booked_entries_are_immutable_in_the_database(db, rules, backend):
     run(rules, db, [receipt("AMS01-K1-1")])
-    conn = sqlite3.connect(db)
-    for sql in ("UPDATE entries SET description = 'x'", "DELETE FROM entries", "UPDATE entry_lines SET debit = '0'",
-                "DELETE FROM postings", "DELETE FROM runs"):
-        with pytest.raises(sqlite3.IntegrityError, match="immutable"):
-            conn.execute(sql)
+    store = Store.open(db)
+    statements = ["UPDATE entries SET description = 'x'", "DELETE FROM entries", "UPDATE entry_lines SET debit = '0'",
+                  "DELETE FROM postings", "DELETE FROM runs", "DELETE FROM entry_receipts"]
+    if backend == "postgresql":
+        statements += ["TRUNCATE entries", "TRUNCATE postings"]
+    try:
+        for sql in statements:
+            with pytest.raises(Exception, match="immutable"):
+                store.conn.execute(sql)
+    finally:
+        store.close()
+    assert len(stored_entries(db)) == 3
 
 
 # -- errors are a queue -------------------------------------------------------------------
@@ -376,8 +402,7 @@ def test_a_duplicate_id_in_one_input_is_an_error_and_invalid_receipts_are_kept(d
 # -- atomicity ----------------------------------------------------------------------------
 
 
-def _write_statements(rules, tmp_path, batches) -> int:
-    db = str(tmp_path / "count.sqlite")
+def _write_statements(rules, db, batches) -> int:
     for b in batches[:-1]:
         run(rules, db, b)
     store = Store.open(db)
@@ -395,15 +420,15 @@ def _batches():
 
 
 @pytest.mark.parametrize("which", [0, 1])
-def test_an_exception_between_any_two_statements_leaves_the_ledger_as_before(rules, tmp_path, monkeypatch, which):
+def test_an_exception_between_any_two_statements_leaves_the_ledger_as_before(rules, new_db, monkeypatch, which):
     batches = _batches()
-    n_writes = _write_statements(rules, tmp_path, batches[: which + 1])
+    n_writes = _write_statements(rules, new_db("count"), batches[: which + 1])
     assert n_writes > 5
-    reference = str(tmp_path / "reference.sqlite")
+    reference = new_db("reference")
     for b in batches[: which + 1]:
         run(rules, reference, b)
     for n in range(1, n_writes + 1):
-        db = str(tmp_path / f"ledger{n}.sqlite")
+        db = new_db(f"ledger{n}")
         for b in batches[:which]:
             run(rules, db, b)
         before = dump(db)
@@ -417,12 +442,12 @@ def test_an_exception_between_any_two_statements_leaves_the_ledger_as_before(rul
 
 
 @pytest.mark.parametrize("statement", [1, 4, 7])
-def test_a_final_run_killed_mid_way_leaves_the_ledger_as_before_and_a_rerun_completes_it(tmp_path, statement):
-    db = str(tmp_path / "ledger.sqlite")
+def test_a_final_run_killed_mid_way_leaves_the_ledger_as_before_and_a_rerun_completes_it(db, new_db, tmp_path,
+                                                                                        statement):
     first, second = tmp_path / "first.json", tmp_path / "second.json"
     first.write_text(json.dumps(_batches()[0]))
     second.write_text(json.dumps(_batches()[1]))
-    reference = str(tmp_path / "reference.sqlite")
+    reference = new_db("reference")
     for f in (first, second):
         tp("process", BAKERY, f, "--db", reference, "--final")
     tp("process", BAKERY, first, "--db", db, "--final")
@@ -438,6 +463,9 @@ def test_a_final_run_killed_mid_way_leaves_the_ledger_as_before_and_a_rerun_comp
     finally:
         proc.wait(timeout=30)
     assert dump(db) == before
+    # Readers see the ledger as it was, at once (no 'readonly database' until a writer recovers it).
+    assert tp("status", "--db", db).exit_code == 0
+    assert tp("process", BAKERY, second, "--db", db, "--trial", "--format", "summary").exit_code == 0
     tp("process", BAKERY, second, "--db", db, "--final")
     assert dump(db) == dump(reference)
 
@@ -470,14 +498,33 @@ def test_gaps_per_register_reported_on_the_day_that_shows_them():
     }
 
 
-def test_status_after_a_day_with_every_kind_of_receipt(db, rules, snapshot):
+def _day_with_every_kind_of_receipt(rules, db):
     day = json.loads(DAY.read_text())
     run(rules, db, day)
     late = receipt("AMS01-K1-1012", number="1012", amount="2.10", created="2026-11-21T09:00:00+01:00")
     changed = dict(day[1], payments=[{"method": "cash", "amount": "7.00"}])
     broken = receipt("AMS01-K1-1010", number="1010", paid="1.00")
     run(rules, db, [late, changed, broken])
-    report = status(Store.open(db, readonly=True))
+
+
+def test_status_is_the_same_on_both_backends(rules, pg_base, tmp_path):
+    lite, pg = str(tmp_path / "ledger.sqlite"), ledgers.fresh_schema(pg_base)
+    for db in (lite, pg):
+        _day_with_every_kind_of_receipt(rules, db)
+    assert open_status(lite) == open_status(pg)
+    for args in ((), ("--date", "2026-11-20"), ("--store", "WEB")):
+        assert tp("status", "--db", lite, *args).stdout == tp("status", "--db", pg, *args).stdout
+
+
+def test_status_after_a_day_with_every_kind_of_receipt(tmp_path, rules, snapshot):
+    db = str(tmp_path / "ledger.sqlite")
+    day = json.loads(DAY.read_text())
+    run(rules, db, day)
+    late = receipt("AMS01-K1-1012", number="1012", amount="2.10", created="2026-11-21T09:00:00+01:00")
+    changed = dict(day[1], payments=[{"method": "cash", "amount": "7.00"}])
+    broken = receipt("AMS01-K1-1010", number="1010", paid="1.00")
+    run(rules, db, [late, changed, broken])
+    report = open_status(db)
     ams = report["days"][0]
     assert (ams["date"], ams["store"]) == ("2026-11-20", "AMS01")
     assert ams["counts"] == {"booked": 7, "late": 1, "changed": 1, "open": 1, "voided": 1, "error": 1}
@@ -496,7 +543,7 @@ def test_status_after_a_day_with_every_kind_of_receipt(db, rules, snapshot):
 
 def test_every_receipt_has_one_status_and_the_counts_add_up(db, rules):
     run(rules, db, json.loads(DAY.read_text()))
-    report = status(Store.open(db, readonly=True))
+    report = open_status(db)
     assert report["receipts"] == 11 == sum(d["receipts"] for d in report["days"])
     for d in report["days"]:
         listed = d["booked"] + d["late"] + d["changed"] + d["open"] + d["voided"] + [e["receipt"] for e in d["error"]]

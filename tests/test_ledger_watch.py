@@ -9,10 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ledgers
+import pytest
 from click.testing import CliRunner
 
 from tillpost.cli import cli
 from tillpost.cli import ledger as _ledger_cli  # noqa: F401  (registers the commands)
+from tillpost.ledger import Store
 from tillpost.ledger.watch import Watcher, pending
 from test_ledger import BAKERY, DAY, receipt, statuses, tp
 from tillpost.api import load_rules
@@ -24,10 +27,9 @@ def drop(inbox: Path, name: str, receipts) -> Path:
     return path
 
 
-def test_watch_once_books_the_files_and_moves_them(tmp_path):
+def test_watch_once_books_the_files_and_moves_them(tmp_path, db):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    db = str(tmp_path / "ledger.sqlite")
     drop(inbox, "a.json", [receipt("AMS01-K1-1", number="1")])
     drop(inbox, "b.jsonl", "\n".join(json.dumps(receipt(f"AMS01-K1-{n}", number=str(n))) for n in (2, 3)) + "\n")
     drop(inbox, "broken.json", "[{\"id\": ")
@@ -49,18 +51,34 @@ def test_watch_once_books_the_files_and_moves_them(tmp_path):
                             "AMS01-K1-4": "error"}
 
 
-def test_the_same_file_again_books_nothing_twice_and_keeps_both_copies(tmp_path):
+def test_the_same_file_again_books_nothing_twice_and_keeps_both_copies(tmp_path, db):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    db = str(tmp_path / "ledger.sqlite")
     lines = []
     watcher = Watcher(load_rules(BAKERY), str(BAKERY), str(inbox), db, 0, log=lines.append)
     drop(inbox, "day.json", json.loads(DAY.read_text()))
     watcher.run(max_runs=1, poll=0)
     drop(inbox, "day.json", json.loads(DAY.read_text()))
     watcher.run(max_runs=2, poll=0)
-    assert "9 booked" in lines[0] and "0 booked" in lines[1] and "11 unchanged" in lines[1]
+    assert "9 booked" in lines[0]
+    # The same content is recognised by its hash and not even read again; both copies are kept.
+    assert "1 files (0 done, 0 failed, 1 booked before): 0 booked" in lines[1]
     assert len(os.listdir(inbox / "done")) == 2 and pending(inbox) == []
+    # The same receipts in another file are a run of their own, which books nothing new.
+    drop(inbox, "day-again.json", json.loads(DAY.read_text())[::-1])
+    watcher.run(max_runs=3, poll=0)
+    assert "1 files (1 done, 0 failed): 0 booked" in lines[2] and "11 unchanged" in lines[2]
+    (files,) = ledgers.query(db, "SELECT count(*) FROM files")
+    assert files == (2,)
+    store = Store.open(db)
+    try:  # the database refuses a file booked twice, whatever a worker believes
+        store.begin()
+        sha, name = ledgers.query(db, "SELECT sha256, name FROM files ORDER BY run")[0]
+        with pytest.raises(Exception, match="(?i)unique|duplicate"):
+            store.insert_file(sha, "copy.json", 99)
+    finally:
+        store.rollback()
+        store.close()
 
 
 def test_watch_refuses_a_selection_and_a_bad_interval(tmp_path):
@@ -73,10 +91,9 @@ def test_watch_refuses_a_selection_and_a_bad_interval(tmp_path):
     assert result.exit_code == 2 and "no such folder" in result.stderr
 
 
-def test_sigterm_stops_the_watcher_cleanly_after_the_run_in_progress(tmp_path):
+def test_sigterm_stops_the_watcher_cleanly_after_the_run_in_progress(tmp_path, db):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    db = str(tmp_path / "ledger.sqlite")
     drop(inbox, "a.json", [receipt("AMS01-K1-1", number="1")])
     proc = subprocess.Popen([sys.executable, "-c", "from tillpost.cli import main; main()", "watch", str(BAKERY),
                              str(inbox), "--db", db, "--interval", "0"],
@@ -95,12 +112,11 @@ def test_sigterm_stops_the_watcher_cleanly_after_the_run_in_progress(tmp_path):
     assert os.listdir(inbox / "done") == ["a.json"]
 
 
-def test_two_watchers_on_one_ledger_never_book_a_receipt_twice(tmp_path):
+def test_two_watchers_on_one_ledger_never_book_a_receipt_twice(tmp_path, db):
     from test_ledger import ledger_nets, scratch_nets
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    db = str(tmp_path / "ledger.sqlite")
     receipts = []
     for f in range(8):
         batch = [receipt(f"AMS01-K1-{f}{n}", number=f"{f}{n}", amount=f"{f + 1}.{n}0") for n in range(5)]

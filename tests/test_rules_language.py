@@ -35,6 +35,8 @@ when tax                     post VRK debiteuren -> btw
 when payment method=cash     post KAS kas -> debiteuren
 when cost                    post MEM kostprijs -> voorraad
 when rounding                post KAS afronding -> debiteuren
+when difference              skip
+when movement                skip
 """
 
 
@@ -57,12 +59,14 @@ def test_bundled_examples_compile_without_diagnostics(examples, name):
 
 
 def test_the_spec_bakery_example_compiles_unchanged(examples):
-    # The product specification's example rule file (§6), copied into tests/fixtures/spec/:
-    # the bundled bakery example is that text, unchanged, and compiles without a diagnostic.
+    # The product specification's example rule file (§6), copied into tests/fixtures/spec/: the
+    # bundled bakery example is that text, unchanged, then the rules of §11 for the till closings
+    # of bakery-day.json; the specification's text compiles on its own without an error (it warns
+    # that no rule books the closings' facts, which §6 predates).
     spec = Path(__file__).resolve().parent / "fixtures" / "spec" / "bakery-example.rules"
-    assert (examples / "bakery.rules").read_text() == spec.read_text()
+    assert (examples / "bakery.rules").read_text().startswith(spec.read_text() + "\n# Till closings")
     ruleset, diagnostics = compile_file(spec)
-    assert ruleset is not None and diagnostics.items == [], diagnostics.format()
+    assert ruleset is not None and diagnostics.errors == [], diagnostics.format()
 
 
 def test_keywords_are_not_reserved_words():

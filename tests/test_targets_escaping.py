@@ -58,6 +58,10 @@ def test_every_target_survives_receipt_text(journal, tmp_path_factory):
             extra = {f"contact-{d}": str(uuid.uuid4().int % 10**18) for d in debtors}
         elif name == "exact-online-rest":
             extra = {f"account-{d}": str(uuid.uuid4()) for d in debtors}
+        elif name == "ubl":  # what NLCIUS requires of a Dutch customer, for every made-up debtor
+            extra = {f"buyer-{field}-{d}": value for d in debtors for field, value in
+                     (("street", "Dorpsstraat 12"), ("postcode", "1234 AB"), ("city", "Amsterdam"),
+                      ("kvk", "87654321"))}
         rendering = render(journal, rules, name, extra)
         assert rendering.errors == [], rendering.errors
         for doc in rendering.documents:

@@ -20,7 +20,7 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from . import booking, ledger, sources, targets, workflow  # noqa: F401  (they register commands)
+    from . import booking, ledger, service, sources, targets, workflow  # noqa: F401  (they register commands)
 
     # Not click's standalone mode: it turns Ctrl-C into "Aborted!" and exit 1, which a
     # scheduler reads as "some receipts in error". An interrupted run exits 130.

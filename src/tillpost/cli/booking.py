@@ -133,18 +133,21 @@ def book_cmd(rules: str, receipts: str, fmt: str, source: str | None, target: st
     else:
         write_out(to_json(result, ruleset), out)
     report_errors(result.errors)
-    sys.exit(1 if result.errors else 0)
+    for err in result.closing_errors:
+        say(f"error: closing {err.closing}: {err.message}")
+    sys.exit(0 if result.ok else 1)
 
 
 @cli.command()
 @click.argument("rules", type=click.Path(dir_okay=False))
 @click.argument("receipts")
 @click.option("--receipt", "receipt_ids", required=True, multiple=True,
-              help="The id of a receipt to explain (repeatable, or comma-separated).")
+              help="The id of a receipt (or till closing) to explain (repeatable, or comma-separated).")
 @click.option("--source", default=None, help="The source adapter that reads RECEIPTS.")
 def explain(rules: str, receipts: str, receipt_ids: tuple[str, ...], source: str | None) -> None:
     """Show, for each receipt named, each fact, the rule (file:line) that matched it, and the lines it produced.
 
+    For a till closing also how it reconciles with the receipts of its register in RECEIPTS.
     Exit 1 when a receipt named is not in RECEIPTS (the others are still explained).
     """
     from ..api import explain_receipts

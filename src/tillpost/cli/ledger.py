@@ -14,12 +14,51 @@ from ..engine.receipts import InputError
 
 
 def _exit_ledger_error(e: Exception) -> None:
-    import sqlite3
+    from ..ledger import LedgerError
 
-    if isinstance(e, sqlite3.Error):
-        e = f"the ledger database cannot be used: {e}"
+    if not isinstance(e, LedgerError):
+        e = f"the ledger database cannot be used: {str(e).strip() or type(e).__name__}"
     say(f"tillpost: {e}")
     sys.exit(2)
+
+
+def ledger_errors() -> tuple:
+    """What opening or using the ledger may raise that is the ledger's problem, not a bug."""
+    from ..ledger import LedgerError
+
+    errors: tuple = (LedgerError, sqlite3.Error)
+    try:
+        import psycopg
+
+        errors += (psycopg.Error,)
+    except ImportError:
+        pass
+    return errors
+
+
+def db_option(f):
+    return click.option("--db", required=True, envvar="TILLPOST_DB", show_envvar=True,
+                        help="The ledger: an SQLite file (created by the first final run) or a postgresql:// URL.")(f)
+
+
+def client_option(f):
+    return click.option("--client", default=None,
+                        help="The client whose books these are (a ledger holding one client needs no name).")(f)
+
+
+def valid_date(ctx, param, value):
+    import datetime as _dt
+
+    if value is None:
+        return None
+    try:
+        return _dt.date.fromisoformat(value).isoformat() if len(value) == 10 else _bad_date(value)
+    except ValueError:
+        _bad_date(value)
+
+
+def _bad_date(value):
+    raise click.BadParameter(f"'{value}' is not a day: expected YYYY-MM-DD, e.g. 2026-11-20")
 
 
 def _progress_reporter():
@@ -61,7 +100,8 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 @cli.command("process")
 @click.argument("rules", type=click.Path(dir_okay=False))
 @click.argument("receipts", required=False)
-@click.option("--db", required=True, help="The ledger database (an SQLite file; created by the first final run).")
+@db_option
+@client_option
 @click.option("--trial/--final", "trial", default=None,
               help="--trial shows what would be booked and writes nothing; --final books it, for good.")
 @click.option("--store", "stores", multiple=True, help="Only receipts of this store (repeatable).")
@@ -72,7 +112,8 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--format", "fmt", type=click.Choice(["json", "table", "summary"]), default="json", show_default=True,
               help="What the run prints: the entries and receipt statuses, readable tables, or the summary only.")
 @click.option("-o", "--out", default=None, help="Write the output to this file.")
-def process_cmd(rules, receipts, db, trial, stores, registers, receipt_ids, retry_errors, source, fmt, out) -> None:
+def process_cmd(rules, receipts, db, client, trial, stores, registers, receipt_ids, retry_errors, source, fmt,
+                out) -> None:
     """Book RECEIPTS into the ledger DB: --trial shows what --final would book.
 
     A final run is one transaction: it books everything or nothing, and running it
@@ -82,7 +123,7 @@ def process_cmd(rules, receipts, db, trial, stores, registers, receipt_ids, retr
     error or a --receipt is not in RECEIPTS (the rest is booked), 2 the rules, the
     input or the ledger are unusable.
     """
-    from ..ledger import LedgerError, Selection, Store, process, run_info
+    from ..ledger import Selection, Store, process, run_info
     from ..ledger.render import render
 
     if trial is None:
@@ -94,7 +135,7 @@ def process_cmd(rules, receipts, db, trial, stores, registers, receipt_ids, retr
     inputs = [read_or_exit(receipts, ruleset, source)] if receipts else []
     report, done = _progress_reporter()
     try:
-        store = Store.open(db, readonly=trial)
+        store = Store.open(db, readonly=trial, client=client)
         try:
             missing = _not_selectable(selection, inputs, store)
             info = run_info("process --final", rules, [receipts] if receipts else [], selection)
@@ -105,7 +146,7 @@ def process_cmd(rules, receipts, db, trial, stores, registers, receipt_ids, retr
     except InputError as e:
         say(str(e))
         sys.exit(2)
-    except (LedgerError, sqlite3.Error) as e:
+    except ledger_errors() as e:
         _exit_ledger_error(e)
     if fmt != "summary":
         text = render(result, ruleset, fmt)
@@ -132,59 +173,63 @@ def _not_selectable(selection, inputs, store) -> list[str]:
             if not wanted:
                 return []
     if selection.retry_errors and wanted:
-        wanted -= {key[1] for key, stored in store.receipt_index().items() if stored.status == "error"}
+        wanted -= set(store.receipts_in_status("error"))
     return [rid for rid in selection.receipts if rid in wanted]
 
 
 @cli.command("status")
-@click.option("--db", required=True, help="The ledger database.")
-@click.option("--date", "day", default=None, help="Only this business day (YYYY-MM-DD).")
+@db_option
+@client_option
+@click.option("--date", "day", default=None, callback=valid_date, help="Only this business day (YYYY-MM-DD).")
 @click.option("--store", "shop", default=None, help="Only this store.")
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
 @click.option("--check", is_flag=True, help="Exit 1 when a day shown is not complete (for a scheduler's alert).")
-def status_cmd(db, day, shop, fmt, check) -> None:
+def status_cmd(db, client, day, shop, fmt, check) -> None:
     """Per business day and store: booked / late / changed / open / voided / errors, the gaps in each
     register's receipt numbers, and the payments per method against what was booked.
 
-    A day is complete when nothing is open or in error, no receipt number is missing
-    and every payment is booked.
+    A day is complete when nothing is open or in error, no receipt number is missing,
+    every payment is booked and the counter debtor nets to zero; a day on which
+    nothing arrived is not complete.
     """
     import json
     import os
 
-    from ..ledger import LedgerError, Store
+    from ..ledger import Store
     from ..ledger.status import status, to_table
+    from ..ledger.store import is_postgres
 
-    if not os.path.exists(db):
+    if db and not is_postgres(db) and not os.path.exists(db):
         click.echo(f"tillpost: {db}: no ledger here yet (a `process --final` run creates it)", err=True)
         sys.exit(2)
     try:
-        store = Store.open(db, readonly=True)
+        store = Store.open(db, readonly=True, client=client)
         try:
             report = status(store, day, shop)
         finally:
             store.close()
-    except (LedgerError, sqlite3.Error) as e:
+    except ledger_errors() as e:
         _exit_ledger_error(e)
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         click.echo(printable_lines(to_table(report)), nl=False)
-    if check and not all(d["complete"] for d in report["days"]):
+    if check and not report["complete"]:
         sys.exit(1)
 
 
 @cli.command("watch")
 @click.argument("rules", type=click.Path(dir_okay=False))
 @click.argument("inbox", type=click.Path(file_okay=False))
-@click.option("--db", required=True, help="The ledger database.")
+@db_option
+@client_option
 @click.option("--interval", type=click.IntRange(0, 720), required=True,
               help="Minutes between runs, 0–720; 0 books files as soon as they arrive.")
 @click.option("--source", default=None, help="The source adapter that reads the files.")
 @click.option("--once", is_flag=True, help="Run once over the files now in INBOX, then stop.")
 @click.option("--max-runs", type=click.IntRange(1), default=None, hidden=True)
 @click.option("--receipt", "--store", "--register", "selection", multiple=True, hidden=True)
-def watch_cmd(rules, inbox, db, interval, source, once, max_runs, selection) -> None:
+def watch_cmd(rules, inbox, db, client, interval, source, once, max_runs, selection) -> None:
     """Book the receipt files that appear in INBOX every --interval minutes.
 
     Each file is booked in its own final run and moved to INBOX/done/; a file that
@@ -193,7 +238,6 @@ def watch_cmd(rules, inbox, db, interval, source, once, max_runs, selection) -> 
     """
     import os
 
-    from ..ledger import LedgerError
     from ..ledger.watch import Watcher
 
     if selection:
@@ -203,9 +247,9 @@ def watch_cmd(rules, inbox, db, interval, source, once, max_runs, selection) -> 
         click.echo(f"tillpost: {inbox}: no such folder", err=True)
         sys.exit(2)
     ruleset = compile_or_exit(rules)
-    watcher = Watcher(ruleset, rules, inbox, db, interval, source, log=lambda line: click.echo(line))
+    watcher = Watcher(ruleset, rules, inbox, db, interval, source, log=lambda line: click.echo(line), client=client)
     try:
         runs = watcher.run(max_runs=max_runs, once=once)
-    except (LedgerError, sqlite3.Error) as e:
+    except ledger_errors() as e:
         _exit_ledger_error(e)
     click.echo(f"watch stopped after {runs} run(s)", err=True)

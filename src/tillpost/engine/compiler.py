@@ -15,7 +15,9 @@ from pathlib import Path
 from .diagnostics import Diagnostics, Position, RulesError
 from .gcpause import gc_paused
 from .matcher import Matcher
+from .mixed import check_mixed
 from .ruleset import (
+    CLOSING_KINDS,
     CURRENCY_DECIMALS,
     DEFAULT_DESCRIBE,
     DEFAULT_GROUP,
@@ -25,6 +27,7 @@ from .ruleset import (
     JOURNAL_TYPES,
     KIND_ATTRIBUTES,
     MODES,
+    MOVEMENT_KINDS,
     RECEIPT_ATTRIBUTES,
     Account,
     Journal,
@@ -38,7 +41,7 @@ from .ruleset import (
 )
 from .syntax import Statement, Word, parse
 
-SOURCE_MAPPINGS = ("payment", "tax", "category")
+SOURCE_MAPPINGS = ("payment", "tax", "category", "movement")
 INDIVIDUAL_PLACEHOLDERS = ("number", "id", "date", "store", "register", "customer", "debtor")
 MAX_CONFLICTS = 50
 
@@ -211,7 +214,13 @@ class _Compiler:
         debtor = st.get("debtor")
         if debtor is not None and mode.text == "turnover":
             self.d.error(debtor.pos, "a fixed debtor is for individual methods; turnover entries use the counter debtor")
-        self.declare(self.methods, name, "method", Method(name.text, mode.text, debtor.text if debtor else None, name.pos))
+        mixed = tuple((w.text, w.pos) for w in st.get("mixed", ()))
+        if mixed and mode.text == "turnover":
+            self.d.error(st["with"].pos, "`with` is for individual methods: it lets a receipt invoiced by one be paid "
+                         "in part by other methods; a turnover receipt may have any payments")
+            mixed = ()
+        self.declare(self.methods, name, "method",
+                     Method(name.text, mode.text, debtor.text if debtor else None, name.pos, mixed))
 
     def attribute_(self, st: Statement) -> None:
         name = st["name"]
@@ -354,7 +363,9 @@ class _Compiler:
         for r in (a, b):
             if "mode" in r.conditions:
                 modes &= r.conditions["mode"]
-        return any(self.methods[m].mode in modes for m in methods)
+        # A method that pays with an individual one (`with`) is also paid in individual receipts.
+        mixed = {name for m in self.methods.values() for name, _ in m.mixed}
+        return any(self.methods[m].mode in modes or (m in mixed and "individual" in modes) for m in methods)
 
     def check_coverage(self) -> None:
         kinds = {r.kind for r in self.rules}
@@ -370,7 +381,8 @@ class _Compiler:
         first = Position(self.main, 1, 1)
         for kind in FACT_KINDS:
             if kind not in kinds:
-                self.d.warning(first, f"no rule books {kind} facts: a receipt with one will be an error; "
+                holder = "a till closing" if kind in CLOSING_KINDS else "a receipt"
+                self.d.warning(first, f"no rule books {kind} facts: {holder} with one will be an error; "
                                f"write `when {kind} skip` to book none")
 
     def check_sources(self) -> None:
@@ -378,6 +390,28 @@ class _Compiler:
             table = {"payment": (self.methods, "method"), "tax": (self.vats, "VAT name")}.get(m.what)
             if table and m.name not in table[0]:
                 self.d.error(m.pos, f"undeclared {table[1]} '{m.name}'" + _did_you_mean(m.name, table[0]))
+            if m.what == "movement" and m.name not in MOVEMENT_KINDS:
+                self.d.error(m.pos, f"a movement is {_one_of(MOVEMENT_KINDS)}, never '{m.name}'")
+
+    def check_closing_rules(self, statements_by_pos: dict) -> None:
+        """A till closing's facts have no debtor and are always turnover (SPEC §11)."""
+        always = {"mode": "turnover", "refund": "no", "customer": "no"}
+        for rule in self.rules:
+            if rule.kind not in CLOSING_KINDS:
+                continue
+            for attr, value in always.items():
+                if attr in rule.conditions and value not in rule.conditions[attr]:
+                    word = next(c.attr for c in statements_by_pos[rule.pos]["conditions"] if c.attr.text == attr)
+                    self.d.error(word.pos, f"{rule.kind} facts of a till closing always have {attr}={value}: "
+                                 "this rule never matches")
+            if rule.post is None:
+                continue
+            for account, role in ((rule.post.debit, "debit"), (rule.post.credit, "credit")):
+                if account.debtors:
+                    self.d.error(statements_by_pos[rule.pos][role].pos,
+                                 f"a till closing has no debtor: {rule.kind} facts cannot be booked on debtors "
+                                 f"account '{account.name}'; book them on the cash account and a result or "
+                                 "clearing account")
 
     def run(self) -> RuleSet | None:
         handlers = {
@@ -399,10 +433,12 @@ class _Compiler:
             self.d.error(Position(self.main, 1, 1), "no currency declared; add `currency EUR` (or another ISO 4217 code)")
         self.check_describe()
         self.check_counter_debtor(by_pos)
+        self.check_closing_rules(by_pos)
         if not self.d.errors:
             # Coverage of a file with broken statements would only repeat what they broke.
             self.check_coverage()
         self.check_sources()
+        check_mixed(self.methods, self.rules, self.d)
         receipt_attrs = RECEIPT_ATTRIBUTES + tuple(self.attributes)
         matcher = Matcher(self.rules, receipt_attrs)
         conflicts = 0

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from .facts import Fact, FactsError, facts_and_total
 from .receipts import Receipt
 from .matcher import selector
+from .mixed import individual_method, payment_mode
 from .ruleset import KIND_ATTRIBUTES, Rule, RuleSet, tuple_getter
 
 SALE_OR_TAX = ("sale", "tax")
@@ -142,27 +143,19 @@ def receipt_attributes(receipt: Receipt, ruleset: RuleSet, mode: str, refund: bo
 
 def receipt_mode(receipt: Receipt, ruleset: RuleSet) -> tuple[str, list[str]]:
     """individual when a payment's method is declared individual, else turnover; and what is wrong."""
-    methods = ruleset.methods
     payments = receipt.payments
     if len(payments) == 1:  # the common case, without the loop
-        method = methods.get(payments[0].method)
+        method = ruleset.methods.get(payments[0].method)
         if method is not None:
             return method.mode, []
-    reasons = []
-    individual = None
-    for p in payments:
-        method = methods.get(p.method)
-        if method is None:
-            reasons.append(f"payment method '{p.method}' is not declared in the rule file")
-        elif method.mode == "individual" and individual is None:
-            individual = p.method
-    if individual is None:
-        return "turnover", reasons
-    if len(receipt.payments) != 1:
-        shown = ", ".join(p.method for p in receipt.payments)
-        reasons.append(f"a receipt booked individually ({individual}) must have exactly one payment; it has "
-                       f"{len(receipt.payments)} ({shown})")
-    return "individual", reasons
+    mode, _, reasons = payment_mode(payments, ruleset.methods)
+    return mode, reasons
+
+
+def invoice_debtor(receipt: Receipt, ruleset: RuleSet) -> str | None:
+    """The debtor of an individual receipt: its individual method's fixed debtor, else its customer's."""
+    method = individual_method(receipt.payments, ruleset.methods)
+    return (method.debtor if method is not None else None) or receipt.customer_debtor
 
 
 def matched_rules(receipt: Receipt, ruleset: RuleSet) -> list[tuple[Fact, Rule | None]]:
@@ -229,10 +222,12 @@ def _no_debtor(receipt: Receipt, ruleset: RuleSet, rvalues: tuple, facts: list[F
     """Said once for the receipt, with the fix, however many of its facts need the debtor."""
     accounts = dict.fromkeys(
         stem(ruleset.matcher.kinds[f.kind].lookup(rvalues, f.values).post, None, None).debtors_account for f in facts)
-    method = receipt.payments[0].method
+    method = individual_method(receipt.payments, ruleset.methods)
+    if method is None:  # turnover without `counter debtor` (the compiler prevents it)
+        return f"no debtor for debtors account {', '.join(accounts)}: the rule file declares no counter debtor"
     return (f"no debtor for debtors account {', '.join(accounts)}: the receipt is booked individually (method "
-            f"'{method}') and has no customer debtor; give the receipt a customer.debtor, or the method a fixed "
-            f"debtor (method {method} individual debtor \"…\")")
+            f"'{method.name}') and has no customer debtor; give the receipt a customer.debtor, or the method a "
+            f"fixed debtor (method {method.name} individual debtor \"…\")")
 
 
 def book_receipt(receipt: Receipt, ruleset: RuleSet) -> Booking | ReceiptError:
@@ -256,7 +251,7 @@ def book_receipt(receipt: Receipt, ruleset: RuleSet) -> Booking | ReceiptError:
         debtor = ruleset.counter_debtor
         key = plans.group_key(receipt)
     else:
-        debtor = ruleset.methods[receipt.payments[0].method].debtor or receipt.customer_debtor
+        debtor = invoice_debtor(receipt, ruleset)
         key = (receipt.id,)
     slots = plans.for_receipt(rvalues, debtor)
     postings = []

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
@@ -186,6 +186,7 @@ class _ReceiptIn(msgspec.Struct, forbid_unknown_fields=True):
     attributes: dict[str, Any] | _Absent = _ABSENT
     vat: list[_VatIn] = []
     cash_rounding: Any = _ABSENT
+    type: Literal["receipt"] | _Absent = _ABSENT  # tells a receipt from a till closing in one input
 
 
 # A JSON number with a fraction becomes a Decimal as it is decoded, never a float.
@@ -433,6 +434,17 @@ class Records:
     # The careful decoder adds the receipts it cannot read (too deep, a lone surrogate) the same way.
     errors: dict = field(default_factory=dict)
     layout: str = ""  # "lines" (JSON Lines), "document" (an array or one object), "" (decoded dicts)
+    # The till closings of the input (SPEC §11), taken out of `items` as it is read
+    # (`closings.take_closings`), so that whatever reads receipts never meets one.
+    closings: list = field(default_factory=list)
+
+    def __post_init__(self):
+        # Decoded dicts (the API, the source adapters) are looked at here, one dict lookup
+        # each; JSON text is looked at by `parse_input`, only when the input mentions a closing.
+        if self.items and type(self.items[0]) is not bytes:
+            from .closings import take_closings
+
+            take_closings(self)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -491,7 +503,12 @@ class Records:
             return _exact(item)
         if not self.exact:
             # A document orjson decoded: decode all of it again, exactly, once.
-            self.items, errors = _checked(_decode_document(self.source, self.raw, exact=True)[0])
+            items = _decode_document(self.source, self.raw, exact=True)[0]
+            if self.closings:
+                from .closings import without_closings
+
+                items = without_closings(items)
+            self.items, errors = _checked(items)
             self.errors.update(errors)
             self.exact = True
         return self.items[i]
@@ -548,6 +565,11 @@ def _not_receipts(source: str, doc: dict, data: bytes | None) -> InputError:
     return InputError(source, "expected a JSON array of receipts, an object with a 'receipts' array, one "
                               f"receipt, or JSON Lines; the top-level object has {', '.join(shown)}, which no "
                               "receipt has", line, column)
+
+
+def _split_document(source: str, doc, exact: bool) -> list:
+    """The receipts (and closings) of a whole document, its text or decoded (engine/closings.py)."""
+    return _decode_document(source, doc, exact)[0]
 
 
 def _decode_document(source: str, doc, exact: bool) -> tuple[list, bool]:
@@ -614,12 +636,23 @@ def _decoded_document(source: str, data: bytes) -> Records:
 
 
 def parse_input(data: bytes, source: str = "<input>") -> Records:
-    """Split one input into its receipts: a JSON document or JSON Lines."""
+    """Split one input into its receipts (and its till closings: `Records.closings`):
+    a JSON document or JSON Lines."""
     data = without_bom(data)
     problem = utf8_problem(data)
     if problem is not None:
         line, column, _, words = problem
         raise InputError(source, words, line, column)
+    records = _parse_input(data, source)
+    # One search in C (some 25 ms for 70 MB): only an input that names a closing is looked at item by item.
+    if b'"closing"' in data:
+        from .closings import take_closings
+
+        take_closings(records)
+    return records
+
+
+def _parse_input(data: bytes, source: str) -> Records:
     # Offsets rather than stripped copies: the input may be a hundred megabytes.
     start = _SPACE.match(data).end()
     if start == len(data):

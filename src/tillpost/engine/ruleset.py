@@ -14,7 +14,9 @@ from decimal import Decimal
 
 from .diagnostics import Position
 
-FACT_KINDS = ("sale", "tax", "payment", "cost", "rounding")
+FACT_KINDS = ("sale", "tax", "payment", "cost", "rounding", "difference", "movement")
+CLOSING_KINDS = ("difference", "movement")  # the facts of a till closing (SPEC §11), always turnover
+MOVEMENT_KINDS = ("payin", "payout", "deposit")
 JOURNAL_TYPES = ("cash", "memo", "sales")
 MODES = ("turnover", "individual")
 GROUP_FIELDS = ("date", "store", "register")
@@ -29,12 +31,15 @@ KIND_ATTRIBUTES = {
     "payment": ("method",),
     "cost": ("category", "sku"),
     "rounding": (),
+    "difference": ("method",),
+    "movement": ("kind", "method"),
 }
 # Attributes whose values are fixed words; a condition on another value can never match.
 FIXED_VALUES = {
     "mode": MODES,
     "refund": ("yes", "no"),
     "customer": ("yes", "no"),
+    "kind": MOVEMENT_KINDS,
 }
 
 # Decimals of a currency's minor unit (ISO 4217).
@@ -91,6 +96,12 @@ class Method:
     mode: str  # turnover | individual
     debtor: str | None  # the fixed debtor of an individual method
     pos: Position
+    # `with pin, cash`: the methods that may pay part of a receipt this individual method is
+    # invoiced by; each is (name, position of the name)
+    mixed: tuple[tuple[str, Position], ...] = ()
+
+    def allows(self, other: str) -> bool:
+        return any(name == other for name, _ in self.mixed)
 
 
 @dataclass(frozen=True)

@@ -198,8 +198,13 @@ def _statement(kind: str, toks: list, builder: _Builder) -> Statement:
             words["code"] = word(rest[3])
     elif kind == "method":
         words["name"], words["mode"] = word(rest[0]), word(rest[1])
-        if len(rest) > 3:
-            words["debtor"] = word(rest[3])
+        tail = rest[2:]
+        if tail and tail[0].type == "DEBTOR":
+            words["debtor"] = word(tail[1])
+            tail = tail[2:]
+        if tail:  # WITH NAME (COMMA NAME)*
+            words["with"] = word(tail[0])
+            words["mixed"] = tuple(word(t) for t in tail[1:] if t.type == "NAME")
     return Statement(kw, words)
 
 

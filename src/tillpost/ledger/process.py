@@ -49,10 +49,10 @@ import orjson
 from ..engine.book import _read
 from ..engine.entries import Entry, EntryBuilder, EntryLine
 from ..engine.journal import entry_dict
-from ..engine.postings import Booking, Leg, ReceiptError, book_receipt, receipt_attributes
-from ..engine.receipts import Records, receipt_id
+from ..engine.postings import Booking, ReceiptError, book_receipt, receipt_attributes
+from ..engine.receipts import Receipt, ReceiptInvalid, Records, _FloatSeen, decode_receipt, receipt_id
 from ..engine.ruleset import RuleSet
-from .store import Store, StoredReceipt
+from .store import ReceiptRow, Store, StoredReceipt
 
 STATUSES = ("booked", "late", "changed", "open", "voided", "error")
 BOOKED = ("booked", "late", "changed")
@@ -60,6 +60,7 @@ KIND_ORDER = {"regular": 0, "supplement": 1, "reversal": 2, "rebooking": 3}
 ZERO = Decimal(0)
 FROM_LEDGER = "<ledger>"  # the input name of receipts retried from their stored content
 STANDS = " (its earlier booking stands)"
+WAITING = ("error", "open")  # statuses whose receipts keep their content in the ledger
 
 Progress = Callable[[str, int, int], None]
 
@@ -91,15 +92,22 @@ class Selection:
 
 @dataclass(slots=True)
 class Seen:
-    """One receipt of the input: its identity, content hash and where to read it again."""
+    """One receipt of the input: its identity, content hash and where to read it again.
+
+    Its content is not kept: a run of 100,000 receipts would hold them all. The few
+    that wait in the ledger (open, error) are read again when they are written.
+    """
 
     key: tuple[str, str]  # (source, id)
     hash: str
-    content: str
-    fields: dict  # store, register, number, date, created (as found, "" when unreadable)
+    fields: tuple  # store, register, number, date, created (as found, "" when unreadable)
     records: Records
     index: int
     copies: int = 1
+
+    @property
+    def content(self) -> str:
+        return content_of(self.records.get(self.index))
 
 
 @dataclass(slots=True)
@@ -112,7 +120,7 @@ class Change:
     reason: str | None
     booked_as: str | None  # the status its standing booking was made under; None: nothing booked
     booked_hash: str | None  # the content hash of that booking
-    payments: list
+    payments: str  # JSON: [[method, amount, journal (null while nothing is booked)], …]
     booking: Booking | None = None  # the new legs to book
     reverse: bool = False  # take out what it booked before (a change, or voided after booking)
     groups: list = field(default_factory=list)  # (group, legs as JSON) this run posts, per entry
@@ -129,6 +137,8 @@ class RunResult:
     unchanged: int
     decimals: int
     entry_ids: dict = field(default_factory=dict)  # group (kind, journal, mode, key, corrects) → entry id
+    duplicate_of: tuple[str, int] | None = None  # (file name, run) that booked the same file before
+    totals: dict = field(default_factory=dict)  # the planner's day totals (see day_deltas)
 
     @property
     def counts(self) -> dict:
@@ -196,9 +206,9 @@ def scan(inputs: list[Records], selection: Selection, progress: Progress | None 
             if rid in seen:
                 seen[rid].copies += 1
                 continue
-            fields = {k: _text(obj, k) for k in ("store", "register", "number", "date")}
-            fields["created"] = _text(obj, "created") or None
-            seen[rid] = Seen((_text(obj, "source"), rid), digest, content, fields, records, i)
+            fields = (_text(obj, "store"), _text(obj, "register"), _text(obj, "number"), _text(obj, "date"),
+                      _text(obj, "created") or None)
+            seen[rid] = Seen((_text(obj, "source"), rid), digest, fields, records, i)
     if progress:
         progress("reading", total, total)
     return seen
@@ -212,7 +222,7 @@ def stored_records(rows: list[tuple[str, str, str]]) -> Records:
 # -- deciding, per receipt -----------------------------------------------------------------
 
 
-def _booked_payments(booking: Booking, ruleset: RuleSet, cache: dict) -> list:
+def _booked_payments(booking: Booking, ruleset: RuleSet, cache: dict) -> str:
     """[method, amount, journal] per payment of a booked receipt: the journal its rule posts it in, or "skip".
 
     The payment rule is looked up again rather than through `Booking.matched`, which
@@ -228,18 +238,33 @@ def _booked_payments(booking: Booking, ruleset: RuleSet, cache: dict) -> list:
             rule = ruleset.matcher.lookups["payment"](rvalues, (p.method,))
             journal = cache[(rvalues, p.method)] = rule.post.journal.name if rule and rule.post else "skip"
         out.append([p.method, str(p.amount), journal])
-    return out
+    return orjson.dumps(out).decode()
 
 
-def _payments(obj_or_booking) -> list:
+def _payments(obj) -> str:
     """[method, amount, None] per payment of a receipt that is not booked (as far as readable)."""
     out = []
-    payments = obj_or_booking.get("payments") if isinstance(obj_or_booking, dict) else None
-    if isinstance(payments, list):
-        for p in payments:
+    if isinstance(obj, Receipt):
+        out = [[p.method, str(p.amount), None] for p in obj.payments]
+    elif isinstance(obj, dict) and isinstance(obj.get("payments"), list):
+        for p in obj["payments"]:
             if isinstance(p, dict) and isinstance(p.get("method"), str):
                 out.append([p["method"], str(p.get("amount")), None])
-    return out
+    return orjson.dumps(out, default=str).decode()
+
+
+def _read_seen(seen: Seen):
+    """(decoded object or Receipt, Receipt or None, problem) of a receipt of the input: its JSON
+    text straight into a Receipt when it reads cleanly (as `book` does), else the careful way."""
+    records = seen.records
+    item = records.items[seen.index]
+    if type(item) is bytes and not (records.errors and seen.index in records.errors):
+        try:
+            receipt = decode_receipt(item)
+            return receipt, receipt, None
+        except (ReceiptInvalid, _FloatSeen):
+            pass
+    return _read(records, seen.index)
 
 
 def decide(ruleset: RuleSet, seen: Seen, stored: StoredReceipt | None, stored_payments, cache: dict) -> Change:
@@ -247,7 +272,7 @@ def decide(ruleset: RuleSet, seen: Seen, stored: StoredReceipt | None, stored_pa
     if was_booked and seen.copies == 1 and seen.hash == stored.booked_hash:
         # Back to the content that is booked (after a broken version or a duplicate): nothing to book.
         return Change(seen, stored, stored.booked_as, None, stored.booked_as, stored.booked_hash, stored_payments)
-    obj, receipt, problem = _read(seen.records, seen.index)
+    obj, receipt, problem = _read_seen(seen)
     if problem is not None and stored and stored.status == "error" and stored.hash == seen.hash \
             and seen.records.source == FROM_LEDGER:
         # Retried from the ledger, the same unreadable content keeps the reason it was given
@@ -336,21 +361,19 @@ def _ids(ids) -> str:
     return ", ".join(str(i) for i in ids)
 
 
-def _journal_part(booking: Booking, journal: str) -> Booking:
-    """The part of a booking that goes into one journal."""
-    return booking.only(journal)
-
-
 class _Planner:
     """Groups the run's bookings and reversals into new entries and numbers them."""
 
-    def __init__(self, ruleset: RuleSet, store: Store, booked_groups: set, next_entry: int):
+    def __init__(self, ruleset: RuleSet, store: Store, next_entry: int):
         self.ruleset = ruleset
         self.store = store
-        self.booked_groups = booked_groups
+        self.booked_groups: set = set()  # (journal, mode, key) with a regular entry before this run
+        self.asked: set[str] = set()  # the group keys the ledger was asked about
         self.next_entry = next_entry
         self.builders: dict[tuple, EntryBuilder] = {}  # (kind, corrects) → builder
         self.reversals: dict[tuple, dict] = {}  # (journal, mode, key, corrects) → lines, receipts, entry ids
+        # (group, store, date of the receipt) → (account, debtor, vat) → net: what the run adds to the days
+        self.totals: dict[tuple, dict] = {}
 
     def _builder(self, kind: str, corrects: tuple) -> EntryBuilder:
         b = self.builders.get((kind, corrects))
@@ -358,28 +381,70 @@ class _Planner:
             b = self.builders[(kind, corrects)] = EntryBuilder(self.ruleset)
         return b
 
+    def book_all(self, pending: list[tuple[Change, tuple, frozenset]]) -> None:
+        """Book a batch of changes, asking the ledger once which of their groups are booked."""
+        keys = {"/".join(c.booking.key) for c, _, _ in pending} - self.asked
+        if keys:
+            self.booked_groups |= self.store.booked_groups(keys)
+            self.asked |= keys
+        for change, corrects, keep in pending:
+            self.book(change, corrects, keep)
+            if change.reverse and not change.groups:
+                # Other content, the same books (a name, a time stamp): nothing to correct.
+                change.status = change.booked_as = change.stored.booked_as
+            change.booking = None  # its legs are in the planner and in change.groups now
+
     def book(self, change: Change, corrects: tuple = (), keep: frozenset = frozenset()) -> None:
-        """Book the change's new legs; groups in `keep` already hold exactly these and are left alone."""
+        """Book the change's new legs; groups in `keep` already hold exactly these and are left alone.
+
+        Each journal's part goes into a regular entry, a supplement (its group was booked
+        before this run) or a rebooking (a correction); the parts of one kind are added to
+        that kind's entries in one go.
+        """
         booking = change.booking
-        key = "/".join(booking.key)
-        by_journal: dict[str, list[Leg]] = {}
-        for leg in booking.legs:
-            if (leg.journal, booking.mode, key) not in keep:
-                by_journal.setdefault(leg.journal, []).append(leg)
-        late = False
-        for journal, legs in by_journal.items():
+        mode, key = booking.mode, "/".join(booking.key)
+        by_journal: dict[str, list] = {}
+        for posting in booking.postings:
+            journal = posting[0].journal
+            part = by_journal.get(journal)
+            if part is None:
+                if (journal, mode, key) in keep:
+                    continue
+                part = by_journal[journal] = []
+            part.append(posting)
+        by_kind: dict[str, list] = {}
+        shop, date = change.seen.fields[0], change.seen.fields[3]
+        for journal, postings in by_journal.items():
             if corrects:
                 kind = "rebooking"
-            elif (journal, booking.mode, key) in self.booked_groups:
-                kind, late = "supplement", True
+            elif (journal, mode, key) in self.booked_groups:
+                kind = "supplement"
             else:
                 kind = "regular"
-            self._builder(kind, corrects).add(_journal_part(booking, journal))
+            by_kind.setdefault(kind, []).extend(postings)
+            group = (kind, journal, mode, key, corrects)
+            legs = []
+            for stem, amount in postings:
+                legs.append([*stem.debit, str(amount)])
+                legs.append([*stem.credit, str(-amount)])
             # As text: orjson's bytes keep their kilobyte buffer, text is exactly as long as it is.
-            change.groups.append(((kind, journal, booking.mode, key, corrects), orjson.dumps(
-                [[l.account, l.debtor, l.vat, str(l.amount)] for l in legs]).decode()))
-        if late and change.status == "booked":
+            change.groups.append((group, orjson.dumps(legs).decode()))
+            self._total(group, shop, date, postings)
+        for kind, postings in by_kind.items():
+            part = booking if len(by_kind) == 1 and len(postings) == len(booking.postings) else \
+                Booking(booking.receipt, mode, booking.key, postings, booking.ruleset)
+            self._builder(kind, corrects).add(part)
+        if "supplement" in by_kind and change.status == "booked":
             change.status = change.booked_as = "late"
+
+    def _total(self, group: tuple, shop: str, date: str, postings) -> None:
+        """Add a group's postings to the day totals (see `day_deltas`)."""
+        sums = self.totals.get((group, shop, date))
+        if sums is None:
+            sums = self.totals[(group, shop, date)] = {}
+        for stem, amount in postings:
+            sums[stem.debit] = sums.get(stem.debit, ZERO) + amount
+            sums[stem.credit] = sums.get(stem.credit, ZERO) - amount
 
     def reverse(self, change: Change, rows: list[list[dict]], keep: frozenset = frozenset()) -> tuple:
         """Take out exactly what the receipt booked, as stored, except in the groups in `keep`
@@ -396,7 +461,12 @@ class _Planner:
             slot["receipts"].add(change.seen.key[1])
             slot["entries"].update(g["e"] for row in rows for g in row
                                    if (g["j"], g["m"], g["k"]) == (journal, mode, key) and g["e"] is not None)
-            change.groups.append((("reversal", journal, mode, key, corrects), orjson.dumps(legs).decode()))
+            group = ("reversal", journal, mode, key, corrects)
+            change.groups.append((group, orjson.dumps(legs).decode()))
+            stored = change.stored
+            sums = self.totals.setdefault((group, stored.store, stored.date), {})
+            for (a, d, v), amount in nets[(journal, mode, key)].items():
+                sums[(a, d, v)] = sums.get((a, d, v), ZERO) - amount
         return corrects
 
     def entries(self) -> tuple[list[dict], dict]:
@@ -455,26 +525,34 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+BATCH = 5000  # receipts decided before the ledger is asked which of their groups are booked
+
+
 def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selection,
          progress: Progress | None = None, final: bool = False) -> RunResult:
-    """What a run books: computed against the ledger as it is (inside the lock, for a final run)."""
-    index = store.receipt_index()
+    """What a run books: computed against the ledger as it is (inside the lock, for a final run).
+
+    Only the receipts the input holds are read from the ledger, and only the entry
+    groups they book into: a run of a thousand receipts costs the same in a ledger
+    of a hundred or of a million.
+    """
     run_id, next_entry, next_pk = store.next_ids()
     if selection.retry_errors:
-        queue = {k for k, s in index.items() if s.status == "error"}
-        seen = {k: s for k, s in scan(inputs, selection, progress).items() if k in queue}
+        index = store.receipts_in_status("error")
+        seen = {k: s for k, s in scan(inputs, selection, progress).items() if k in index}
         waiting = [row for row in store.stored_contents("error") if row[1] not in seen]
-        waiting_records = stored_records(waiting)
-        for k, s in scan([waiting_records], selection, None).items():
-            if k in queue and k not in seen:
+        for k, s in scan([stored_records(waiting)], selection, None).items():
+            if k in index and k not in seen:
                 seen[k] = s
     else:
         seen = scan(inputs, selection, progress)
+        index = store.receipts_by_id(seen)
 
-    planner = _Planner(ruleset, store, store.booked_groups(), next_entry)
+    planner = _Planner(ruleset, store, next_entry)
     changes: list[Change] = []
     journals: dict = {}  # (receipt attributes, method) → the journal its payments are booked in
     unchanged = 0
+    pending: list[tuple[Change, tuple, frozenset]] = []
     total, done = len(seen), 0
     for key, s in seen.items():
         done += 1
@@ -484,10 +562,8 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
         if stored and stored.hash == s.hash and stored.status != "error" and s.copies == 1:
             unchanged += 1
             continue
-        stored_payments = store.payments_of(stored.pk) if stored and stored.booked_as else []
+        stored_payments = store.payments_of(stored.pk) if stored and stored.booked_as else "[]"
         change = decide(ruleset, s, stored, stored_payments, journals)
-        if change.status not in ("error", "open"):
-            s.content = None  # kept only while a receipt waits (see write)
         corrects, keep = (), frozenset()
         if change.reverse:
             rows = store.postings_of(stored.pk)
@@ -496,13 +572,13 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
                 new = _new_nets(change.booking)
                 keep = frozenset(g for g, lines in _stored_nets(rows).items() if new.get(g, {}) == lines)
             corrects = planner.reverse(change, rows, keep)
-        if change.booking is not None:
-            planner.book(change, corrects, keep)
-            if change.reverse and not change.groups:
-                # Other content, the same books (a name, a time stamp): nothing to correct.
-                change.status = change.booked_as = stored.booked_as
-            change.booking = None  # its legs are in the planner and in change.groups now
         changes.append(change)
+        if change.booking is not None:
+            pending.append((change, corrects, keep))
+            if len(pending) >= BATCH:
+                planner.book_all(pending)
+                pending = []
+    planner.book_all(pending)
     if progress:
         progress("booking", total, total)
 
@@ -513,7 +589,7 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
             next_pk += 1
         else:
             change.pk = change.stored.pk
-    return RunResult(run_id, final, entries, changes, unchanged, ruleset.decimals, ids)
+    return RunResult(run_id, final, entries, changes, unchanged, ruleset.decimals, ids, totals=planner.totals)
 
 
 def postings_json(groups: list, ids: dict) -> str:
@@ -526,52 +602,82 @@ def postings_json(groups: list, ids: dict) -> str:
     return "[" + ",".join(parts) + "]"
 
 
-def write(store: Store, result: RunResult, info: dict) -> None:
+def day_deltas(result: RunResult) -> dict[tuple, Decimal]:
+    """What the run adds to each day's totals, per (date, store, journal, account, debtor, vat).
+
+    A leg counts on the date of the entry it went into (the receipt's date, when its
+    group booked nothing in the end) and on the store of the receipt as it was when
+    that leg was booked: a reversal on the store it takes the booking back from.
+    """
+    dates = {e["id"]: e["date"] for e in result.entries}
+    deltas: dict[tuple, Decimal] = {}
+    for (group, shop, fallback), sums in result.totals.items():
+        date = dates.get(result.entry_ids.get(group), fallback)
+        journal = group[1]
+        for (account, debtor, vat), amount in sums.items():
+            if amount:
+                k = (date, shop, journal, account, debtor, vat)
+                deltas[k] = deltas.get(k, ZERO) + amount
+    return deltas
+
+
+def write(store: Store, result: RunResult, info: dict, file: tuple[str, str] | None = None) -> None:
     """Write a planned final run (inside the transaction)."""
     run_id = result.run
     store.insert_run({"id": run_id, "started": info.get("started") or _now(), **info})
+    if file is not None:
+        store.insert_file(file[1], file[0], run_id)
     store.insert_entries(run_id, result.entries)
     new, old = [], []
     for c in result.changes:
+        shop, register, number, date, created = c.seen.fields
         # The content is kept while the receipt waits (error, open): `--retry-errors` books it from there.
-        row = {"pk": c.pk, "source": c.seen.key[0], "id": c.seen.key[1], **c.seen.fields,
-               "hash": c.seen.hash, "status": c.status, "reason": c.reason, "booked_as": c.booked_as,
-               "booked_hash": c.booked_hash,
-               "payments": orjson.dumps(c.payments).decode(),
-               "content": c.seen.content}
+        row = ReceiptRow(c.pk, "receipt", c.seen.key[0], c.seen.key[1], shop, register, number, date, created,
+                         c.seen.hash, c.status, c.reason, c.booked_as, c.booked_hash, c.payments,
+                         c.seen.content if c.status in WAITING else None)
         (new if c.new else old).append(row)
     store.insert_receipts(new, run_id)
     store.update_receipts(old, run_id)
     store.insert_postings([(c.pk, postings_json(c.groups, result.entry_ids)) for c in result.changes if c.groups],
                           run_id)
-    store.set_meta("decimals", str(result.decimals))
+    store.add_day_totals(day_deltas(result))
     store.finish_run(run_id, _now(), result.counts)
 
 
 def process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selection = Selection(),
-            final: bool = False, info: dict | None = None, progress: Progress | None = None) -> RunResult:
-    """A trial run (plans, writes nothing) or a final run (plans and books in one transaction)."""
-    if not final:
-        store.check_current()
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            return plan(ruleset, store, inputs, selection, progress, final=False)
-        finally:
-            if collecting:
-                gc.enable()
-    started = _now()
+            final: bool = False, info: dict | None = None, progress: Progress | None = None,
+            file: tuple[str, str] | None = None) -> RunResult:
+    """A trial run (plans, writes nothing) or a final run (plans and books in one transaction).
+
+    `file` is (name, SHA-256) of the inbox file the input is: a final run books a file
+    once; the same content again is recorded as booked already and books nothing.
+    """
     collecting = gc.isenabled()
     gc.disable()  # a run makes millions of small objects and no cycles: collecting only costs time
-    store.begin()
     try:
-        result = plan(ruleset, store, inputs, selection, progress, final=True)
-        write(store, result, {**(info or run_info("api", "", [], selection)), "started": started})
-        store.commit()
-    except BaseException:
-        store.rollback()
-        raise
+        if not final:
+            store.check_current()
+            store.require_client()
+            store.begin_read()
+            try:
+                return plan(ruleset, store, inputs, selection, progress, final=False)
+            finally:
+                store.end_read()
+        started = _now()
+        store.begin()
+        try:
+            booked = store.file_booked(file[1]) if file is not None else None
+            if booked is not None:
+                store.rollback()
+                return RunResult(0, True, [], [], 0, ruleset.decimals, duplicate_of=booked)
+            store.set_client_settings(ruleset.decimals, ruleset.counter_debtor)
+            result = plan(ruleset, store, inputs, selection, progress, final=True)
+            write(store, result, {**(info or run_info("api", "", [], selection)), "started": started}, file)
+            store.commit()
+        except BaseException:
+            store.rollback()
+            raise
+        return result
     finally:
         if collecting:
             gc.enable()
-    return result

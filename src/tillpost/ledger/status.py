@@ -69,17 +69,24 @@ def gaps(numbers: list[tuple[str, str, str, str]]) -> dict[tuple[str, str], list
 
 
 def status(store: Store, date: str | None = None, shop: str | None = None) -> dict:
+    """The completeness report of one client's ledger (of a day, of a store)."""
     store.check_current()
-    decimals = int(store.meta("decimals") or 2)
+    store.require_client(existing=True)
+    store.begin_read()  # one consistent view, while workers may be writing
+    try:
+        return _status(store, date, shop)
+    finally:
+        store.end_read()
+
+
+def _status(store: Store, date: str | None, shop: str | None) -> dict:
+    decimals = store.decimals()
     exp = Decimal(1).scaleb(-decimals)
+    counter = store.client_setting("counter_debtor")
     days: dict[tuple[str, str], dict] = {}
-    pk_day: dict[int, tuple[str, str]] = {}
     for (source, rid, shop_, register, number, day, created, st, reason, booked, payments, pk) in \
-            store.receipts_for_status(date):
-        if shop and shop_ != shop:
-            continue
+            store.receipts_for_status(date, shop):
         d = days.setdefault((day, shop_), _day(day, shop_))
-        pk_day[pk] = (day, shop_)
         d["counts"][st] += 1
         d["receipts"] += 1
         if st == "error":
@@ -99,22 +106,23 @@ def status(store: Store, date: str | None = None, shop: str | None = None) -> di
                     p["booked"] += value
                     p["journals"].add(journal)
 
-    # The journals' booked totals, netted per account over every entry the day's receipts are in.
-    nets: dict[tuple, dict[tuple, Decimal]] = {}
-    for pk, legs in store.all_postings():
-        where = pk_day.get(pk)
-        if where is None:
-            continue
-        for group in json.loads(legs):
-            lines = nets.setdefault((where, group["j"]), {})
-            for account, debtor, vat, amount in group["l"]:
-                k = (account, debtor, vat)
-                lines[k] = lines.get(k, Decimal(0)) + Decimal(amount)
+    # The journals' booked totals per day and store, netted per account (kept by every final run).
+    nets: dict[tuple, dict[str, Decimal]] = {}
+    debtor_open: dict[tuple, Decimal] = {}
+    for day, shop_, journal, account, debtor, vat, amount in store.day_totals(date, shop):
+        value = Decimal(amount)
+        lines = nets.setdefault(((day, shop_), journal), {})
+        k = (account, debtor, vat)
+        lines[k] = lines.get(k, Decimal(0)) + value
+        if counter is not None and debtor == counter:
+            debtor_open[(day, shop_)] = debtor_open.get((day, shop_), Decimal(0)) + value
     for (where, journal), lines in sorted(nets.items()):
+        if where not in days:
+            continue
         debit = sum((v for v in lines.values() if v > 0), Decimal(0))
         days[where]["journals"].append({"journal": journal, "debit": _shown(debit, exp)})
 
-    all_gaps = gaps(store.receipt_numbers())
+    all_gaps = gaps(store.receipt_numbers(shop))
     out = []
     for (day, shop_), d in sorted(days.items()):
         d["gaps"] = all_gaps.get((day, shop_), [])
@@ -122,11 +130,17 @@ def status(store: Store, date: str | None = None, shop: str | None = None) -> di
             {"method": m, "receipts": _shown(p["receipts"], exp), "booked": _shown(p["booked"], exp),
              "journals": sorted(p["journals"]), "difference": _shown(p["receipts"] - p["booked"], exp)}
             for m, p in sorted(d.pop("_payments").items())]
+        d["counter_debtor"] = None if counter is None else {
+            "debtor": counter, "open": _shown(debtor_open.get((day, shop_), Decimal(0)), exp)}
         d["complete"] = not (d["counts"]["open"] or d["counts"]["error"] or d["gaps"]
-                             or any(Decimal(p["difference"]) for p in d["payments"]))
+                             or any(Decimal(p["difference"]) for p in d["payments"])
+                             or (d["counter_debtor"] and Decimal(d["counter_debtor"]["open"])))
         out.append(d)
     totals = {s: sum(d["counts"][s] for d in out) for s in STATUSES}
-    return {"date": date, "store": shop, "days": out, "totals": totals, "receipts": sum(totals.values())}
+    return {"client": store.client, "date": date, "store": shop, "days": out, "totals": totals,
+            "receipts": sum(totals.values()),
+            # Nothing arrived is not complete: a day (or store) asked for that has no receipts is not.
+            "complete": bool(out) and all(d["complete"] for d in out)}
 
 
 def _day(day: str, shop: str) -> dict:
@@ -146,12 +160,15 @@ def to_table(report: dict, width: int = 100) -> str:
     console = Console(file=out, width=width, color_system=None, highlight=False, soft_wrap=True)
     if not report["days"]:
         where = " ".join(x for x in (report.get("date"), report.get("store")) if x)
-        console.print("no receipts in the ledger" + (f" for {where}" if where else ""))
+        console.print(("nothing arrived" if where else "no receipts in the ledger")
+                      + (f" for {where}" if where else "") + " — not complete")
     for d in report["days"]:
         c = d["counts"]
         todo = [f"{n} {what}" for n, what in (
             (c["open"], "open"), (c["error"], "in error"), (len(d["gaps"]), "number gap(s)"),
             (sum(1 for p in d["payments"] if Decimal(p["difference"])), "payment difference(s)")) if n]
+        if d.get("counter_debtor") and Decimal(d["counter_debtor"]["open"]):
+            todo.append(f"counter debtor {d['counter_debtor']['debtor']} open by {d['counter_debtor']['open']}")
         mark = "complete" if not todo else "incomplete: " + ", ".join(todo)
         console.print(f"{d['date'] or '(no date)'} {d['store'] or '(no store)'}: {d['receipts']} receipts: {c['booked']} booked, {c['late']} late, "
                       f"{c['changed']} changed, {c['open']} open, {c['voided']} voided, {c['error']} errors — {mark}")

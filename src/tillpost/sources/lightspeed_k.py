@@ -5,6 +5,8 @@ or `GET /f/v2/business-location/{id}/sales-daily` return
 (`{"businessName", "nextStartOfDayAsIso8601", "businessLocationId", "sales": [ … ]}`),
 a list of those, or JSON Lines of them.
 
+- The close time is `timeOfCloseAndPaid`, `timeofCloseAndPaid` or `timeClosed`, as the
+  endpoints' docs spell it.
 - The business day ends at the restaurant's start of day, not at midnight:
   `nextStartOfDayAsIso8601` ("2026-11-21T05:30:00+01:00") says when, so a sale
   closed at 01:30 belongs to the day before. The time zone is that timestamp's
@@ -13,7 +15,9 @@ a list of those, or JSON Lines of them.
   `cancelled`, is voided.
 - A sales line charges `totalNetAmountWithTax` (tax-inclusive businesses), of
   which `serviceCharge` is the service charge: that becomes a line of its own,
-  category `service-charge`, with the line's VAT. The line's `taxAmount` is
+  category `service-charge`, with the line's VAT — or outside VAT when the line's
+  `taxAmount` is the VAT of the goods alone (the POS did not tax the charge, and a
+  receipt's printed VAT must agree with its rates). The line's `taxAmount` is
   unrounded; the VAT as charged is those summed per VAT name, rounded once. The
   VAT name is mapped from `taxCode` or `taxRatePercentage`; the category from
   `accountingGroup.name`; the cost from `unitCostPrice`.
@@ -37,6 +41,7 @@ from .mapping import (
 )
 
 SOURCE = "lightspeed-k"
+CLOSE_TIMES = ("timeOfCloseAndPaid", "timeofCloseAndPaid", "timeClosed")
 SIX = Decimal("0.000001")
 
 
@@ -114,9 +119,10 @@ def _quantity_and_price(q: Decimal, list_price: Decimal) -> tuple[Decimal, Decim
 def sale_receipt(sale: dict, day: BusinessDay, mapper, options: dict) -> dict:
     problems: list[str] = []
     status = _status(sale)
-    closed = sale.get("timeofCloseAndPaid") or sale.get("timeClosed") or sale.get("timeOfOpening") \
+    # The docs spell the close time three ways (dailyFinancials, financials, sales-daily)
+    closed = next((sale[k] for k in CLOSE_TIMES if sale.get(k)), None) or sale.get("timeOfOpening") \
         or sale.get("timeofOpening")
-    date, closed_local = day.of(parse_time(closed, "timeofCloseAndPaid"))
+    date, closed_local = day.of(parse_time(closed, "timeOfCloseAndPaid"))
     opened = sale.get("timeofOpening") or sale.get("timeOfOpening") or closed
 
     incl = True
@@ -147,7 +153,12 @@ def sale_receipt(sale: dict, day: BusinessDay, mapper, options: dict) -> dict:
                           sku=str(sl.get("sku") or ""), description=prefix + name, discount=cents(discount),
                           cost=(cost * q / quantity) if cost else None))
         if service:
-            lines.append(line(Decimal(1), service, vat, category=mapper.category(SERVICE_CHARGE),
+            service_vat = vat
+            if incl and rate is not None:
+                part = rate / (100 + rate)
+                if abs(tax - goods * part) < abs(tax - charged * part):  # the goods' VAT alone
+                    service_vat = mapper.outside_vat("a service charge the POS does not tax", problems)
+            lines.append(line(Decimal(1), service, service_vat, category=mapper.category(SERVICE_CHARGE),
                               description=f"Service charge {name}".strip()))
     vat_printed = {name: cents(amount) for name, amount in line_tax.items()}
 
@@ -174,6 +185,12 @@ def sale_receipt(sale: dict, day: BusinessDay, mapper, options: dict) -> dict:
     total = sum((line_gross(ln) for ln in lines), ZERO) + (ZERO if incl else sum(vat_printed.values(), ZERO))
     paid = sum((Decimal(p["amount"]) for p in payments), ZERO)
     if status == "completed" and total != paid:
+        # an export asked for without its lines or payments says so first
+        missing = [key for key in ("salesLines", "payments") if key not in sale]
+        for key in missing:
+            how = "fetch the financials with `include=payments`" if key == "payments" else \
+                "fetch the sales with their lines"
+            problems.append(f"the sale has no {key}: the export left them out; {how}")
         problems.append(f"its payments {paid} do not match its sales lines {total} (not corrected)")
     if problems and status == "completed":
         raise SourceError(problems)

@@ -16,9 +16,13 @@ or JSON Lines of them. The quirks of that API:
   payment that paid for it. It becomes a line of category `giftcard` (outside VAT,
   a liability); paying with a gift card later is an ordinary payment of that type;
 - `tipAmount` on a payment is the tip paid on top of `amount`: the payment is both,
-  and the tip a line of category `tip` (outside VAT);
-- `cashRoundingDelta` is the cash rounding of the sale; the receipt's
-  `cash_rounding` is total − paid.
+  and the tip a line of category `tip` (outside VAT); the tips add up to the sale's `calcTips`;
+- `cashRoundingDelta` is the cash rounding of the sale (`cashRoundedTotal` = total + delta is what
+  cash paid); the receipt's `cash_rounding` is total − paid: −delta, or 0 for a sale paid otherwise;
+- tax-inclusive prices (`isTaxInclusive`) are told by the sale, else by its lines' `TaxCategory`,
+  else by the sale's own `TaxCategory` (load_relations "TaxCategory");
+- a completed sale without `SaleLines` or `SalePayments` was fetched without its relations: it is
+  an error that says to fetch it with them, not only that its amounts do not add up.
 
 Times are UTC; the business day is the completion day in the shop's time zone
 (option `timezone`, default Europe/Amsterdam). `created` is `createTime`, so a sale
@@ -56,10 +60,17 @@ def _sales(doc) -> list:
 
 
 def convert(data: bytes, origin: str, mapper, options: dict):
+    from itertools import chain
+
+    from .lightspeed_retail_counts import register_counts, sale_documents
+
     zone = time_zone(options, origin)
-    sales = (s for doc in load_json(data, origin) for s in _sales(doc))
-    return each_record(sales, SOURCE, "Lightspeed Retail sale", "saleID", lambda sale: str(sale.get("saleID") or ""),
-                       lambda sale: sale_receipt(sale, mapper, zone, options))
+    docs = load_json(data, origin)
+    sales = (s for doc in sale_documents(docs) for s in _sales(doc))
+    return chain(each_record(sales, SOURCE, "Lightspeed Retail sale", "saleID",
+                             lambda sale: str(sale.get("saleID") or ""),
+                             lambda sale: sale_receipt(sale, mapper, zone, options)),
+                 register_counts(docs, mapper, zone, options))  # till closings: lightspeed_retail_counts
 
 
 def _status(sale: dict) -> str:
@@ -88,6 +99,10 @@ def _tax_inclusive(sale: dict, lines: list, options: dict) -> bool:
         category = sl.get("TaxCategory")
         if isinstance(category, dict) and category.get("isTaxInclusive") not in (None, ""):
             return truthy(category["isTaxInclusive"])
+    # the lines do not say: the sale's own tax category does (load_relations "TaxCategory")
+    category = sale.get("TaxCategory")
+    if isinstance(category, dict) and category.get("isTaxInclusive") not in (None, ""):
+        return truthy(category["isTaxInclusive"])
     return False
 
 
@@ -187,6 +202,7 @@ def sale_receipt(sale: dict, mapper, zone, options: dict) -> dict:
                         "the export is inconsistent (not corrected)")
 
     payments: list[dict] = []
+    tips = ZERO
     for j, p in enumerate(_relation(sale, "SalePayments", "SalePayment")):
         if truthy(p.get("archived")):
             continue
@@ -201,6 +217,7 @@ def sale_receipt(sale: dict, mapper, zone, options: dict) -> dict:
                               description=f"{type_name} sold"))
             continue
         if tip:
+            tips += tip
             lines.append(line(Decimal(1), tip, mapper.outside_vat("a tip", problems),
                               category=mapper.category(TIP), description="Tip"))
         payments.append({"method": mapper.method(type_name, problems), "amount": text(amount + tip)})
@@ -208,10 +225,21 @@ def sale_receipt(sale: dict, mapper, zone, options: dict) -> dict:
     total = sum((line_gross(ln) for ln in lines), ZERO) + (ZERO if incl else sum(vat_printed.values(), ZERO))
     paid = sum((Decimal(p["amount"]) for p in payments), ZERO)
     rounding = total - paid
+    # cashRoundedTotal = total + cashRoundingDelta is what cash paid: total − paid is −delta; a
+    # sale paid otherwise is not rounded
     delta = dec_or(sale, "cashRoundingDelta", ZERO)
-    if rounding and status == "completed" and abs(rounding) != abs(delta):
-        problems.append(f"its payments {paid} do not match its total {total}"
-                        + (f" with cash rounding {delta}" if delta else "") + " (not corrected)")
+    if status == "completed":
+        if rounding and rounding != -delta:
+            problems.append(f"its payments {paid} do not match its total {total}"
+                            + (f" with cash rounding {delta}" if delta else "") + " (not corrected)")
+        stated_tips = dec_or(sale, "calcTips", None)
+        if stated_tips is not None and cents(stated_tips) != cents(tips):
+            problems.append(f"its payments carry tips of {cents(tips)} but the sale's calcTips is "
+                            f"{cents(stated_tips)} (not corrected)")
+        missing = [plural for plural in ("SaleLines", "SalePayments") if plural not in sale]
+        if stated and missing:  # fetched without its relations: say so, not only that nothing adds up
+            problems.insert(0, f"the sale has no {' and no '.join(missing)}: fetch it with "
+                            'load_relations=["SaleLines", "SalePayments", "SalePayments.PaymentType"]')
 
     if problems and status == "completed":
         raise SourceError(problems)

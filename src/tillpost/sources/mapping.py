@@ -28,7 +28,9 @@ TIP = "tip"                    # outside VAT; owed to the staff
 GIFTCARD = "giftcard"          # a gift card sold: a liability, not revenue; outside VAT
 DEPOSIT = "deposit"            # statiegeld: outside VAT, owed back on return
 SERVICE_CHARGE = "service-charge"  # revenue, with the VAT of what it is charged on
-SPECIAL_CATEGORIES = (TIP, GIFTCARD, DEPOSIT, SERVICE_CHARGE)
+SURCHARGE = "surcharge"        # a card surcharge or non-cash fee charged to the customer: revenue
+DISCOUNT = "discount"          # a discount on the whole sale, not on a line: negative revenue
+SPECIAL_CATEGORIES = (TIP, GIFTCARD, DEPOSIT, SERVICE_CHARGE, SURCHARGE, DISCOUNT)
 
 
 class SourceError(Exception):
@@ -216,10 +218,12 @@ class Mapper:
                             "add: vat none 0%  (and: when tax vat=none skip)")
         return "0%"
 
-    def category(self, category: str | None) -> str:
+    def category(self, category: str | None, default: str | None = None) -> str:
+        """The rule file's category for the POS's `category`: a mapping line's, else `default`, else
+        the POS's own word."""
         if not category:
-            return ""
-        return self._explicit("category", category) or category
+            return default or ""
+        return self._explicit("category", category) or default or category
 
 
 # -- receipts ---------------------------------------------------------------------------------

@@ -26,8 +26,9 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, UndefinedError
 
 from ..engine.diagnostics import Diagnostics
-from ..engine.ruleset import RuleSet
+from ..engine.ruleset import CLOSING_KINDS, RuleSet
 from . import filters
+from .invoices import invoice_view, receipts_for_invoices
 
 HERE = Path(__file__).resolve().parent
 SINGLE = "single"  # one document for the whole batch
@@ -72,6 +73,8 @@ class Target:
     # The package's own ids of our accounts, journals, debtors and VAT names, given as settings
     # named by a prefix: `target snelstart grootboek-8000 "<uuid>"` is {"account": "grootboek-"}.
     ids: dict[str, str] = field(default_factory=dict)
+    # per profile, what the customer must have (see buyers.py): [{field, rule, seller?, buyer?}]
+    buyer_requires: dict = field(default_factory=dict)
 
     def setting(self, name: str) -> Setting | None:
         """The declared setting `name` is, also for a family of settings such as `grootboek-*`."""
@@ -117,7 +120,7 @@ def _load(folder: Path) -> Target:
         limits=dict(data.get("limits") or {}),
         sales_debtor=data.get("sales_debtor", False), validated_by=data.get("validated_by", ""),
         sales_line_kinds=tuple(data.get("sales_line_kinds", ())), docs=tuple(data.get("docs", ())),
-        ids=dict(data.get("ids") or {}),
+        ids=dict(data.get("ids") or {}), buyer_requires=dict(data.get("buyer_requires") or {}),
     )
 
 
@@ -175,7 +178,22 @@ def check_target_settings(ruleset: RuleSet, diagnostics: Diagnostics | None = No
             if setting.required and setting.name not in ruleset.targets.get(name, {}):
                 d.error(pos, f"target '{name}' needs setting '{setting.name}' ({setting.description}): "
                              f"add `target {name} {setting.name} \"…\"`")
+        if target is not None and target.buyer_requires:
+            _check_buyers(ruleset, target, d)
     return d
+
+
+def _check_buyers(ruleset: RuleSet, target: Target, d: Diagnostics) -> None:
+    """The customers the rule file knows lack nothing the chosen profile requires (see buyers.py)."""
+    from . import buyers
+
+    given = ruleset.targets.get(target.name, {})
+    settings = {s.name: s.default for s in target.settings.values() if s.default is not None}
+    settings.update(given)
+    for debtor, pos in buyers.known_debtors(ruleset, target).items():
+        lacks = buyers.missing(target, settings, debtor)
+        if lacks:
+            d.error(pos, f"target '{target.name}': " + buyers.message(target, settings, debtor, lacks))
 
 
 def resolve_settings(target: Target, ruleset: RuleSet, overrides: dict | None = None) -> dict[str, str]:
@@ -214,10 +232,16 @@ def _declarations(ruleset: RuleSet) -> dict:
     # The accounts `tax` rules credit: their lines are VAT lines, other lines with a VAT name are its base.
     vat_accounts = sorted({r.post.credit.number for r in ruleset.rules if r.kind == "tax" and r.post})
     # The accounts payment rules debit in a journal: the cash or clearing account the journal is "of".
+    # A journal no payment rule posts in is "of" what the till closing's rules debit there (SPEC §11
+    # writes them `post KAS kas -> kasverschillen`: the drawer first, the sign doing the rest).
     journal_accounts: dict[str, list[str]] = {}
-    for r in ruleset.rules:
-        if r.kind == "payment" and r.post and r.post.debit.number not in journal_accounts.get(r.post.journal.name, []):
-            journal_accounts.setdefault(r.post.journal.name, []).append(r.post.debit.number)
+    for kinds in (("payment",), CLOSING_KINDS):
+        found: dict[str, list[str]] = {}
+        for r in ruleset.rules:
+            if r.kind in kinds and r.post and r.post.journal.name not in journal_accounts \
+                    and r.post.debit.number not in found.get(r.post.journal.name, []):
+                found.setdefault(r.post.journal.name, []).append(r.post.debit.number)
+        journal_accounts.update(found)
     journals = {j.name: {"code": j.name, "type": j.type, "description": j.description,
                          "accounts": journal_accounts.get(j.name, [])}
                 for j in ruleset.journals.values()}
@@ -322,6 +346,19 @@ def _problems(target: Target, entry: dict, settings: dict) -> list[str]:
     return out
 
 
+def _invoice(t: Target, view: dict, receipts: dict, decl: dict, values: dict) -> list[str]:
+    """Make `view["invoice"]` (invoices.py); why it cannot be made, or the customer lacks what
+    the profile requires (buyers.py)."""
+    from . import buyers
+
+    view["invoice"], problems = invoice_view(view, receipts.get(view["receipts"][0]) if view["receipts"] else None,
+                                             decl["vats"], decl["decimals"])
+    lacks = buyers.missing(t, values, view["debtor"])
+    if lacks:
+        problems.append(buyers.message(t, values, view["debtor"], lacks))
+    return problems
+
+
 def _canonical(result, ruleset: RuleSet) -> dict:
     if isinstance(result, dict):
         return result
@@ -352,11 +389,14 @@ def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None
     journal = _canonical(result, ruleset)
     decl = _declarations(ruleset)
     entries, errors = [], []
+    invoice_receipts = receipts_for_invoices(result) if t.renders == "invoices" else {}
     for i, raw in enumerate(journal["entries"], 1):
         view = _entry_view(raw, i, decl)
         if t.renders == "invoices" and not (view["mode"] == "individual" and view["journal"]["type"] == "sales"):
             continue  # an invoice target renders only the invoices: individual sales entries
         problems = _problems(t, view, values)
+        if t.renders == "invoices" and not problems:
+            problems = _invoice(t, view, invoice_receipts, decl, values)
         if problems:
             errors.append(f"target {t.name}: entry {raw['journal']} {raw['key']} ({raw['description']}): "
                           + "; ".join(problems))

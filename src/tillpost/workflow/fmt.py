@@ -91,7 +91,9 @@ def _cells(tree: Tree) -> list[str]:
     if kind == "group":
         return values[:3] + [", ".join(v for v in values[3:] if v != ",")]
     if kind in ("vat", "method") and len(values) > 3:
-        return values[:3] + [" ".join(values[3:])]
+        # `with pin, cash`: a comma sticks to the word before it
+        rest = "".join(("" if t.type == "COMMA" or i == 0 else " ") + t.value for i, t in enumerate(toks[3:]))
+        return values[:3] + [rest]
     return values
 
 
