@@ -519,3 +519,21 @@ def test_a_binary_float_from_python_is_named_where_it_is(rules):
     (error,) = book(rules, [r]).errors
     assert error.message == ("payments[0].amount 12.1: a binary float cannot hold an amount exactly; give amounts "
                              "as decimal strings or Decimal")
+
+
+@pytest.mark.parametrize("counted, valid", [("999999999999999.99", True), ("1000000000000000", False),
+                                            (999999999999999, True), (10**15, False), ("-999999999999999", True)])
+def test_a_till_closings_amounts_have_the_receipts_bound_in_its_schema_and_its_reader(counted, valid):
+    # The closing reader reads amounts with the receipt reader's _decimal: both schemas say the same.
+    import jsonschema
+
+    from tillpost.engine.closings import ClosingInvalid, closing_schema, read_closing
+
+    c = {"type": "closing", "id": "C1", "store": "S1", "register": "K1", "date": "2026-11-20", "currency": "EUR",
+         "counts": [{"method": "cash", "expected": "1.00", "counted": counted}]}
+    assert jsonschema.Draft202012Validator(closing_schema()).is_valid(c) is valid
+    try:
+        read_closing(c)
+        assert valid
+    except ClosingInvalid:
+        assert not valid
