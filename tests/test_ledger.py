@@ -164,8 +164,6 @@ def test_trial_writes_nothing_and_shows_exactly_what_final_books(db, tmp_path, b
     assert json.loads(trial2.stdout)["receipts"] == json.loads(final2.stdout)["receipts"]
 
 
-@pytest.mark.xfail(strict=True, reason="the ledger books no till closings yet (issue 14, ledger side): `book` puts "
-                   "the closing of register K1 of bakery-day.json into the KAS entry, `process` leaves it out")
 def test_the_ledger_entries_render_like_tillpost_book(db, rules):
     booked = json.loads(tp("book", BAKERY, DAY).stdout)
     ran = json.loads(tp("process", BAKERY, DAY, "--db", db, "--final").stdout)
@@ -173,7 +171,15 @@ def test_the_ledger_entries_render_like_tillpost_book(db, rules):
     assert stripped == booked["entries"]
     assert all(e["kind"] == "regular" and e["corrects"] == [] for e in ran["entries"])
     assert ran["receipts"]["open"] == booked["open"] and ran["receipts"]["voided"] == booked["voided"]
+    assert any(e.get("closings") for e in ran["entries"])  # the day's till closings, in its turnover entries
+    # K2's counts agree: it is booked and books nothing.
+    assert booked_closings(booked) == {"AMS01-K1-2026-11-20"}
+    assert ran["closings"]["booked"] == ["AMS01-K1-2026-11-20", "AMS01-K2-2026-11-20"]
     assert [{k: v for k, v in e.items() if k != "run"} for e in stored_entries(db)] == ran["entries"]
+
+
+def booked_closings(journal: dict) -> set:
+    return {c for e in journal["entries"] for c in e.get("closings", ())}
 
 
 def test_final_twice_books_once(db):

@@ -152,16 +152,19 @@ def process_cmd(rules, receipts, db, client, trial, stores, registers, receipt_i
         text = render(result, ruleset, fmt)
         write_out(text if fmt == "json" else printable_lines(text), out)
     report_errors([ReceiptError(item["receipt"], item["message"]) for item in result.receipts()["error"]])
+    for item in result.receipts("closing")["error"]:
+        say(f"error: closing {item['closing']}: {item['message']}")
     for rid in missing:
         where = "in RECEIPTS" + (" or among the ledger's receipts in error" if selection.retry_errors else "")
         say(f"tillpost: --receipt {rid}: no receipt with this id {where}")
     click.echo(result.summary(), err=True)
-    sys.exit(1 if result.counts["error"] or missing else 0)
+    sys.exit(1 if result.counts["error"] or result.counts["closing_errors"] or missing else 0)
 
 
 def _not_selectable(selection, inputs, store) -> list[str]:
-    """The ids selected with --receipt that no receipt of the input (or, with --retry-errors,
-    of the ledger's error queue) has: a mistyped id is said, never silently ignored."""
+    """The ids selected with --receipt that no receipt or till closing of the input (or, with
+    --retry-errors, of the ledger's error queue) has: a mistyped id is said, never silently ignored."""
+    from ..engine.closings import closing_id
     from ..engine.receipts import receipt_id
 
     if not selection.receipts:
@@ -172,8 +175,11 @@ def _not_selectable(selection, inputs, store) -> list[str]:
             wanted.discard(receipt_id(records.get(i), i))
             if not wanted:
                 return []
+        for item in records.closings:
+            wanted.discard(closing_id(item.decoded(), item.position))
     if selection.retry_errors and wanted:
         wanted -= set(store.receipts_in_status("error"))
+        wanted -= set(store.receipts_in_status("error", kind="closing"))
     return [rid for rid in selection.receipts if rid in wanted]
 
 
