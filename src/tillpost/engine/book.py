@@ -163,6 +163,7 @@ def _book(ruleset: RuleSet, receipts, keep_bookings: bool, selected) -> BookResu
         voided=sorted(rid for rid, s in status.items() if s == "voided"),
         bookings=[bookings[rid] for rid in sorted(bookings)] if keep_bookings else [],
         closings=closings.booked if closings else [],
-        closing_errors=closings.errors if closings else [],
+        closing_errors=[ClosingError(escaped(e.closing), escaped(e.message)) for e in closings.errors] if closings
+        else [],
         closing_bookings=closings.bookings if closings else [],
     )

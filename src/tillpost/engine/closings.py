@@ -44,6 +44,7 @@ import msgspec
 
 from .facts import Fact, FactsError
 from .postings import NO_DEBTOR, NO_RULE, Booking, Stem, _plans, describe_fact, stem
+from .decoding import decode_exact, lone_surrogates
 from .exact import fits_cents  # under booking's EXACT context a plain quantize would raise
 from .receipts import (_CREATED, _CURRENCY, _DATE, ReceiptInvalid, _FloatSeen, _decimal, _split_document)
 from .ruleset import MOVEMENT_KINDS, RuleSet
@@ -190,7 +191,7 @@ def decode_closing(data: bytes) -> Closing:
     """Decode and check one closing from its JSON; raises ClosingInvalid."""
     try:
         return _closing(_decoder.decode(data))
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):
         raise ClosingInvalid from None
 
 
@@ -199,7 +200,7 @@ def read_closing(obj) -> Closing:
     receipts._FloatSeen when an amount is a binary float (decode it again exactly)."""
     try:
         return _closing(msgspec.convert(obj, _ClosingIn))
-    except msgspec.ValidationError:
+    except (msgspec.ValidationError, RecursionError, UnicodeError):  # UnicodeError: a key with a lone surrogate
         raise ClosingInvalid from None
 
 
@@ -264,8 +265,18 @@ def closing_id(obj, position: int) -> str:
 def _is_closing_text(item: bytes) -> bool:
     try:
         return _kind_decoder.decode(item).type == "closing"
-    except msgspec.MsgspecError:  # malformed: the receipt path words it
+    except RecursionError:  # nested deeper than a decoder goes: the receipt path says so
         return False
+    except msgspec.MsgspecError:
+        # What msgspec refuses and the careful decoder reads (NaN, a lone surrogate) may still be a
+        # closing, and is then that closing's error; malformed text the receipt path words.
+        try:
+            obj = decode_exact(item)
+        except (ValueError, RecursionError):
+            return False
+        # One with a lone surrogate stays on the receipt path, which puts a stub in its place (nothing
+        # downstream, the ledger's content hash included, can hold such text).
+        return isinstance(obj, dict) and obj.get("type") == "closing" and not lone_surrogates(obj)
 
 
 @dataclass(slots=True)
@@ -286,7 +297,7 @@ class ClosingItem:
             try:
                 return orjson.loads(item)
             except orjson.JSONDecodeError:
-                return json.loads(item, parse_float=Decimal)
+                return decode_exact(item)
         return item
 
     def read(self) -> tuple[object, Closing | None, str | None]:
@@ -294,6 +305,9 @@ class ClosingItem:
         if self.error is not None:
             return self.item, None, self.error
         item = self.item
+        if type(item) is not bytes and lone_surrogates(item):  # text no output can write
+            return item, None, "; ".join(f"{where}: text with a lone surrogate (\\ud800–\\udfff), which is no "
+                                         "character" for where in lone_surrogates(item))
         try:
             if type(item) is bytes:
                 return item, decode_closing(item), None
