@@ -251,7 +251,12 @@ def schema_message(obj) -> str | None:
     if error.validator == "enum" and error.absolute_path and error.absolute_path[-1] == "kind":
         return f"{where} is {error.instance!r}: a movement is {', '.join(MOVEMENT_KINDS[:-1])} or {MOVEMENT_KINDS[-1]}"
     if "anyOf" in error.absolute_schema_path and error.absolute_path and error.absolute_path[-1] in _AMOUNTS:
-        return f"{where} is {error.instance!r}, not an amount (a decimal such as \"12.50\")"
+        from .receipt_problems import shown
+
+        value = repr(error.instance)
+        if len(value) > 60:  # a 4,301-digit number is shown cut short
+            value = shown(error.instance)
+        return f"{where} is {value}, not an amount (a decimal such as \"12.50\")"
     return f"{where}: {error.message}"
 
 

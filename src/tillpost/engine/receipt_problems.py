@@ -294,6 +294,9 @@ def _shown(value) -> str:
     return str(value)
 
 
+shown = _shown  # for the other readers' messages (closings)
+
+
 def _suggest(word, choices) -> str:
     if not isinstance(word, str):
         return ""
