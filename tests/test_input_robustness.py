@@ -537,3 +537,11 @@ def test_a_till_closings_amounts_have_the_receipts_bound_in_its_schema_and_its_r
         assert valid
     except ClosingInvalid:
         assert not valid
+
+
+def test_a_receipt_without_id_is_named_by_its_place_in_the_input_closings_counted(rules):
+    closing = {"type": "closing", "id": "C1", "store": "S1", "register": "K1", "date": "2026-11-20",
+               "currency": "EUR", "counts": []}
+    text = json.dumps([receipt("R1"), closing, "not a receipt"])
+    result = book(rules, parse_input(text.encode(), "day.json"))
+    assert [(e.receipt, e.where) for e in result.errors] == [("#3", "day.json #3")]

@@ -73,7 +73,7 @@ def explain_receipts(ruleset: RuleSet, records: Records, receipt_ids: list[str])
         if len(found) == len(wanted):
             break
         obj, receipt, problem = _read(records, i)
-        rid = receipt.id if receipt else id_of(obj, i)
+        rid = receipt.id if receipt else id_of(obj, records.position(i))
         if rid in wanted and rid not in found:
             found[rid] = _explain(ruleset, records, i, rid, receipt, problem)
     for rid in wanted:

@@ -172,7 +172,7 @@ def _not_selectable(selection, inputs, store) -> list[str]:
     wanted = set(selection.receipts)
     for records in inputs:
         for i in range(len(records)):
-            wanted.discard(receipt_id(records.get(i), i))
+            wanted.discard(receipt_id(records.get(i), records.position(i)))
             if not wanted:
                 return []
         for item in records.closings:

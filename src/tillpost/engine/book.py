@@ -119,7 +119,7 @@ def _book(ruleset: RuleSet, receipts, keep_bookings: bool, selected) -> BookResu
             receipt = None
         if receipt is None:
             obj, receipt, problem = _read(records, i)
-        rid = receipt.id if receipt is not None else receipt_id(obj, i)
+        rid = receipt.id if receipt is not None else receipt_id(obj, records.position(i))
         if rid in first:
             duplicates[rid] = duplicates.get(rid, 1) + 1
             continue

@@ -354,6 +354,7 @@ def take_closings(records) -> None:
     if records.errors:
         records.errors = {new: records.errors[old] for new, old in enumerate(keep) if old in records.errors}
     records.line_numbers = [records.line_of(old) for old in keep]
+    records.positions = [records.position(old) for old in keep]  # a receipt's `#n` stays its place in the input
     records.items = [items[i] for i in keep]
 
 

@@ -434,6 +434,7 @@ class Records:
     # The careful decoder adds the receipts it cannot read (too deep, a lone surrogate) the same way.
     errors: dict = field(default_factory=dict)
     layout: str = ""  # "lines" (JSON Lines), "document" (an array or one object), "" (decoded dicts)
+    positions: list | None = None  # each item's place in the input, when closings were taken out between
     # The till closings of the input (SPEC §11), taken out of `items` as it is read
     # (`closings.take_closings`), so that whatever reads receipts never meets one.
     closings: list = field(default_factory=list)
@@ -488,13 +489,17 @@ class Records:
         """The file line of JSON Lines item i."""
         return self.line_numbers[i] if self.line_numbers else i + 1
 
+    def position(self, i: int) -> int:
+        """Item i's place among the input's records (0-based), closings counted."""
+        return self.positions[i] if self.positions else i
+
     def where(self, i: int) -> str | None:
         """Where item i is in the input, for a person: `day.jsonl:3`, `day.json #3`; None for
         receipts handed over as dicts, whose id says it all."""
         if self.layout == "lines":
             return f"{self.source}:{self.line_of(i)}"
         if self.layout == "document":
-            return f"{self.source} #{i + 1}"
+            return f"{self.source} #{self.position(i) + 1}"
         return None
 
     def get_exact(self, i: int):
