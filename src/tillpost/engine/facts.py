@@ -77,6 +77,19 @@ def _split_vat(vat: Decimal, grosses: list[Decimal], rate: Decimal, cent: Decima
 _MEMO_MAX = 100_000
 
 
+def _vat_and_shares(grosses: tuple, rate: Decimal, incl: bool, cent: Decimal, printed: Decimal | None) -> tuple:
+    """The VAT the rate gives on the lines' grosses (SPEC §5), and each line's share of the VAT
+    booked (the printed amount when there is one; shares only matter for prices incl. VAT)."""
+    base = grosses[0] if len(grosses) == 1 else sum(grosses)
+    vat = ROUNDING.divide(base * rate, HUNDRED + rate if incl else HUNDRED).quantize(cent, ROUND_HALF_UP, ROUNDING)
+    booked = vat if printed is None else printed
+    if not incl:
+        return vat, ()
+    if len(grosses) == 1:
+        return vat, (booked,)
+    return vat, tuple(_split_vat(booked, list(grosses), rate, cent))
+
+
 def _line_amounts(line, cent: Decimal) -> tuple:
     """What a line alone decides: its gross, its cost, whether the line is fine as it is
     (its discount fits the currency's cents, its amounts stay below the limit), and the
@@ -207,25 +220,33 @@ def _facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], D
     nets = grosses[:]
     taxes = {}
     incl = receipt.prices_include_vat
+    worked = ruleset.__dict__.get("_vat_shares")
+    if worked is None:
+        worked = ruleset.__dict__["_vat_shares"] = {}
     for name, idx in by_vat.items():
-        rate = vats[name].rate
         if len(idx) == 1:
-            base = grosses[idx[0]]
+            gs = (grosses[idx[0]],)
         else:
-            gs = [grosses[i] for i in idx]
-            base = sum(gs)
-        vat = ROUNDING.divide(base * rate, HUNDRED + rate if incl else HUNDRED).quantize(cent, ROUND_HALF_UP, ROUNDING)
+            gs = tuple([grosses[i] for i in idx])
         if name in printed:
-            problem = _printed_vat_problem(name, printed[name], vat, base, rate, len(idx), incl, cent)
+            vat, shares = _vat_and_shares(gs, vats[name].rate, incl, cent, printed[name])
+            problem = _printed_vat_problem(name, printed[name], vat, sum(gs), vats[name].rate, len(idx), incl, cent)
             if problem:
                 reasons.append(problem)
             vat = printed[name]
+        else:
+            # The same lines come back on receipt after receipt: their VAT and its split are worked
+            # out once per rule set (two divisions a line otherwise, the costliest part of a receipt).
+            key = (name, incl, gs)
+            found = worked.get(key)
+            if found is None:
+                if len(worked) >= _MEMO_MAX:
+                    worked.clear()
+                found = worked[key] = _vat_and_shares(gs, vats[name].rate, incl, cent, None)
+            vat, shares = found
         if incl:
-            if len(idx) == 1:
-                nets[idx[0]] = base - vat
-            else:
-                for i, share in zip(idx, _split_vat(vat, gs, rate, cent)):
-                    nets[i] = grosses[i] - share
+            for i, share in zip(idx, shares):
+                nets[i] = grosses[i] - share
         taxes[name] = vat
     for name, value in printed.items():
         if name not in taxes:
