@@ -545,3 +545,12 @@ def test_a_receipt_without_id_is_named_by_its_place_in_the_input_closings_counte
     text = json.dumps([receipt("R1"), closing, "not a receipt"])
     result = book(rules, parse_input(text.encode(), "day.json"))
     assert [(e.receipt, e.where) for e in result.errors] == [("#3", "day.json #3")]
+
+
+def test_an_input_of_till_closings_alone_is_not_said_to_be_empty(tmp_path, capsys):
+    closing = {"type": "closing", "id": "C1", "store": "AMS01", "register": "K1", "date": "2026-11-20",
+               "currency": "EUR", "counts": []}
+    path = tmp_path / "closings.json"
+    path.write_text(json.dumps([closing]))
+    code, out, err = run("book", BAKERY, path, capsys=capsys)
+    assert "no receipts in" not in err and code in (0, 1), err

@@ -53,7 +53,7 @@ def read_or_exit(path: str, ruleset, source: str | None = None):
     except InputError as e:
         say(str(e))
         sys.exit(2)
-    if not len(records):
+    if not len(records) and not getattr(records, "closings", None):
         say(f"tillpost: warning: no receipts in {'<stdin>' if path == '-' else path}")
     return records
 
