@@ -19,9 +19,13 @@ from .ruleset import RuleSet
 from .terminal import printable
 
 
+_QUANTA = {decimals: Decimal(1).scaleb(-decimals) for decimals in range(9)}
+
+
 def money(amount: Decimal, decimals: int) -> str:
     # EXACT: an amount with more decimals than the currency is refused, never rounded here.
-    return str(amount.quantize(Decimal(1).scaleb(-decimals), None, EXACT))
+    quantum = _QUANTA.get(decimals) or Decimal(1).scaleb(-decimals)
+    return str(amount.quantize(quantum, None, EXACT))
 
 
 def entry_dict(entry: Entry, decimals: int) -> dict:
