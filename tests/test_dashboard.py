@@ -214,7 +214,7 @@ def test_the_overview_shows_each_clients_state_at_a_glance(olga):
     assert (j["days"], j["days_incomplete"], j["days_with_errors"]) == (3, 2, 1)
     assert (j["oldest_incomplete"], j["latest_incomplete"]) == ("2026-11-21", "2026-11-22")
     assert (j["latest_day"], j["latest_day_state"]) == ("2026-11-22", "incomplete")
-    assert j["rejected_deliveries"] is None  # the place §14 fills
+    assert j["rejected_deliveries"] == 0  # documents the package refused (SPEC §14): none here
     assert rows["devries"]["days_incomplete"] == 0 and rows["devries"]["latest_day_state"] == "complete"
     assert 'href="/clients/jansen/days/2026-11-22"' in page.text
     assert "Rejected deliveries" in page.text

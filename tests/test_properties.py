@@ -182,6 +182,9 @@ def test_the_rule_index_finds_the_most_specific_rule_a_scan_finds(rules, attrs):
 
 VALIDATOR = jsonschema.Draft202012Validator(receipt_schema())
 junk = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.sampled_from([1.5, -0.25, 1e5, 1e300, 2**70, 10**40]),
+                 # the bound on amounts (below 10^15), from both sides
+                 st.sampled_from([10**15, 10**15 - 1, -10**15, -10**15 + 1, 9.99e14, 1e15, "999999999999999.99",
+                                  "1000000000000000", "-999999999999999", "0000000000000001"]),
                  st.text(max_size=6), st.lists(st.integers(), max_size=2),
                  st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), st.sampled_from(
                      ["1.5", "-0.10", "1e5", "12,50", "", "2026-11-20", "2026-02-30", "EUR", "completed", "x"]))
@@ -239,6 +242,13 @@ EDGES = [
     {"lines": [{"quantity": "1", "unit_price": "2.00", "vat": "high", "discount": None}]},
     {"lines": [{"quantity": True, "unit_price": "2.00", "vat": "high"}]},
     {"vat": [{"name": "high", "amount": "0.35"}]}, {"vat": [{"name": "high"}]},
+    # Amounts stay below 10^15: at most 15 digits before the point, as text or as a number.
+    {"payments": [{"method": "pin", "amount": "999999999999999.999"}]},
+    {"payments": [{"method": "pin", "amount": "1000000000000000"}]},
+    {"payments": [{"method": "pin", "amount": "-1000000000000000.00"}]},
+    {"payments": [{"method": "pin", "amount": 999999999999999}]}, {"payments": [{"method": "pin", "amount": 10**15}]},
+    {"payments": [{"method": "pin", "amount": -10**15}]}, {"cash_rounding": 10**40},
+    {"lines": [{"quantity": "1", "unit_price": "2.00", "vat": "high", "cost": "1234567890123456"}]},
 ]
 
 

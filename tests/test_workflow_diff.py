@@ -115,7 +115,7 @@ def _git(*args, cwd):
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=env)
 
 
-@pytest.mark.skipif(shutil.which("git") is None and not os.environ.get("TILLPOST_REQUIRE_TOOLS"), reason="no git")
+@pytest.mark.skipif(shutil.which("git") is None and not os.environ.get("TILLPOST_REQUIRE_TOOLS"), reason="git is not installed; install it to run this test (apt-get install git)")
 def test_git_revision_reads_the_rules_folder_as_it_was_includes_too(rules, tmp_path):
     _git("init", "-q", "-b", "main", cwd=tmp_path)
     _git("add", "rules", cwd=tmp_path)

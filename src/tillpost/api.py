@@ -29,8 +29,9 @@ from .engine.ruleset import RuleSet
 __all__ = [
     "BookResult", "Closing", "ClosingBooking", "ClosingError", "Diagnostics", "Entry", "EntryLine", "InputError",
     "ReceiptError", "Reconciliation", "Records", "RuleSet", "RulesError", "book", "book_closing", "canonical",
-    "compile_file", "compile_text", "explain_receipt", "load_rules", "parse_input", "read_closing", "read_input",
-    "read_receipt", "read_receipts", "reconcile", "register_payments", "render_table", "render_target", "to_json",
+    "compile_file", "compile_text", "explain_receipt", "explain_receipts", "load_rules", "parse_input",
+    "read_closing", "read_input", "read_receipt", "read_receipts", "reconcile", "register_payments",
+    "render_table", "render_target", "to_json",
 ]
 
 render_table = to_table
@@ -57,60 +58,78 @@ def render_target(result: BookResult | dict, ruleset: RuleSet, target: str, sett
 def explain_receipt(ruleset: RuleSet, records: Records, receipt_id: str) -> tuple[str, bool]:
     """A readable account of how one receipt is booked: each fact, its rule, its legs. The id
     of a till closing explains the closing, and reconciles it with the receipts of its register."""
+    text, missing = explain_receipts(ruleset, records, [receipt_id])
+    return (text, True) if not missing else (f"receipt {receipt_id}: not in the input\n", False)
+
+
+def explain_receipts(ruleset: RuleSet, records: Records, receipt_ids: list[str]) -> tuple[str, list[str]]:
+    """Each receipt (or till closing) of `receipt_ids` explained, in that order, and the ids not in the input."""
     from .engine.book import _read
-    from .engine.facts import FactsError, receipt_facts
-    from .engine.journal import money
     from .engine.receipts import receipt_id as id_of
 
-    out: list[str] = []
+    wanted = dict.fromkeys(receipt_ids)
+    found: dict[str, str] = {}
     for i in range(len(records)):
+        if len(found) == len(wanted):
+            break
         obj, receipt, problem = _read(records, i)
-        rid = receipt.id if receipt else id_of(obj, i)
-        if rid != receipt_id:
+        rid = receipt.id if receipt else id_of(obj, records.position(i))
+        if rid in wanted and rid not in found:
+            found[rid] = _explain(ruleset, records, i, rid, receipt, problem)
+    for rid in wanted:
+        if rid not in found:
+            for item in records.closings:
+                text = _explain_closing(ruleset, records, item, rid)
+                if text is not None:
+                    found[rid] = text
+                    break
+    return "".join(found[rid] for rid in wanted if rid in found), [rid for rid in wanted if rid not in found]
+
+
+def _explain(ruleset: RuleSet, records: Records, i: int, rid: str, receipt, problem: str | None) -> str:
+    from .engine.facts import FactsError, receipt_facts
+    from .engine.journal import money
+
+    out: list[str] = []
+    where = records.where(i)
+    out.append(f"receipt {rid}" + (f" ({where})" if where else ""))
+    if problem:
+        out.append(f"  error: {problem}")
+        return "\n".join(out) + "\n"
+    out.append(f"  {receipt.date} store {receipt.store} register {receipt.register or '-'} "
+               f"number {receipt.number} status {receipt.status}")
+    if receipt.status != "completed":
+        out.append(f"  {receipt.status}: not booked")
+        return "\n".join(out) + "\n"
+    mode, reasons = receipt_mode(receipt, ruleset)
+    out.append(f"  mode {mode}")
+    try:
+        facts = receipt_facts(receipt, ruleset)
+    except FactsError as e:
+        out.append("  error: " + "; ".join(reasons + e.reasons))
+        return "\n".join(out) + "\n"
+    total = sum(f.amount for f in facts if f.kind in ("sale", "tax"))
+    rvalues = receipt_attributes(receipt, ruleset, mode, total < 0)
+    names = dict(zip(ruleset.fact_attributes("sale")[: len(rvalues)], rvalues))
+    booking = book_receipt(receipt, ruleset)
+    legs = iter(booking.legs) if not isinstance(booking, ReceiptError) else iter(())
+    for fact in facts:
+        out.append("  fact " + describe_fact(fact, names))
+        rule = ruleset.matcher.kinds[fact.kind].lookup(rvalues, fact.values)
+        if rule is None:
+            out.append("    no rule matches")
             continue
-        out.append(f"receipt {rid}")
-        if problem:
-            out.append(f"  error: {problem}")
-            return "\n".join(out) + "\n", True
-        out.append(f"  {receipt.date} store {receipt.store} register {receipt.register or '-'} "
-                   f"number {receipt.number} status {receipt.status}")
-        if receipt.status != "completed":
-            out.append(f"  {receipt.status}: not booked")
-            return "\n".join(out) + "\n", True
-        mode, reasons = receipt_mode(receipt, ruleset)
-        out.append(f"  mode {mode}")
-        try:
-            facts = receipt_facts(receipt, ruleset)
-        except FactsError as e:
-            out.append("  error: " + "; ".join(reasons + e.reasons))
-            return "\n".join(out) + "\n", True
-        total = sum(f.amount for f in facts if f.kind in ("sale", "tax"))
-        rvalues = receipt_attributes(receipt, ruleset, mode, total < 0)
-        names = dict(zip(ruleset.fact_attributes("sale")[: len(rvalues)], rvalues))
-        booking = book_receipt(receipt, ruleset)
-        legs = iter(booking.legs) if not isinstance(booking, ReceiptError) else iter(())
-        for fact in facts:
-            out.append("  fact " + describe_fact(fact, names))
-            rule = ruleset.matcher.kinds[fact.kind].lookup(rvalues, fact.values)
-            if rule is None:
-                out.append("    no rule matches")
-                continue
-            out.append(f"    rule {rule.where}: {rule.text}")
-            if rule.post is None:
-                out.append("    books nothing (skip)")
-            elif not isinstance(booking, ReceiptError):
-                for leg in (next(legs), next(legs)):
-                    side = "debit " if leg.amount > 0 else "credit"
-                    extra = "".join(f" {k} {v}" for k, v in (("debtor", leg.debtor), ("vat", leg.vat)) if v)
-                    out.append(f"    {leg.journal} {side} {leg.account} {money(abs(leg.amount), ruleset.decimals)}{extra}")
-        if isinstance(booking, ReceiptError):
-            out.append(f"  error: {booking.message}")
-        return "\n".join(out) + "\n", True
-    for item in records.closings:
-        text = _explain_closing(ruleset, records, item, receipt_id)
-        if text is not None:
-            return text, True
-    return f"receipt {receipt_id}: not in the input\n", False
+        out.append(f"    rule {rule.where}: {rule.text}")
+        if rule.post is None:
+            out.append("    books nothing (skip)")
+        elif not isinstance(booking, ReceiptError):
+            for leg in (next(legs), next(legs)):
+                side = "debit " if leg.amount > 0 else "credit"
+                extra = "".join(f" {k} {v}" for k, v in (("debtor", leg.debtor), ("vat", leg.vat)) if v)
+                out.append(f"    {leg.journal} {side} {leg.account} {money(abs(leg.amount), ruleset.decimals)}{extra}")
+    if isinstance(booking, ReceiptError):
+        out.append(f"  error: {booking.message}")
+    return "\n".join(out) + "\n"
 
 
 def _explain_closing(ruleset: RuleSet, records: Records, item, closing_id: str) -> str | None:

@@ -7,9 +7,22 @@ import sys
 import click
 
 from . import cli
-from ..api import book, compile_file, explain_receipt, read_receipts, render_table, to_json
+from ..api import book, compile_file, read_receipts, render_table, to_json
 from ..engine.diagnostics import Diagnostics
 from ..engine.receipts import InputError
+from ..engine.terminal import printable
+
+
+def say(text: str) -> None:
+    """One message for a person on stderr: whatever a receipt's text holds is shown, never obeyed."""
+    click.echo(printable(text), err=True)
+
+
+def report_errors(errors) -> None:
+    """`error: receipt ID (where): message` per receipt in error, on stderr."""
+    for err in errors:
+        where = f" ({err.where})" if getattr(err, "where", None) else ""
+        say(f"error: receipt {err.receipt}{where}: {err.message}")
 
 
 def print_diagnostics(diagnostics: Diagnostics, fmt: str = "text") -> None:
@@ -18,7 +31,7 @@ def print_diagnostics(diagnostics: Diagnostics, fmt: str = "text") -> None:
 
         click.echo(json.dumps([d.as_dict() for d in diagnostics.sorted()], indent=2), err=True)
     elif diagnostics.items:
-        click.echo(diagnostics.format(), err=True)
+        click.echo(printable_lines(diagnostics.format()), err=True, nl=False)
         n_err, n_warn = len(diagnostics.errors), len(diagnostics.warnings)
         click.echo(f"{n_err} error(s), {n_warn} warning(s)", err=True)
 
@@ -33,11 +46,16 @@ def compile_or_exit(rules: str):
 
 
 def read_or_exit(path: str, ruleset, source: str | None = None):
+    """Read RECEIPTS; exit 2 when the input as a whole is unusable. An input without a single
+    receipt is no error (a closed shop's day), but it is said, on stderr."""
     try:
-        return read_receipts(path, ruleset, source)
+        records = read_receipts(path, ruleset, source)
     except InputError as e:
-        click.echo(str(e), err=True)
+        say(str(e))
         sys.exit(2)
+    if not len(records) and not getattr(records, "closings", None):
+        say(f"tillpost: warning: no receipts in {'<stdin>' if path == '-' else path}")
+    return records
 
 
 def write_out(text: str, out: str | None) -> None:
@@ -104,7 +122,7 @@ def book_cmd(rules: str, receipts: str, fmt: str, source: str | None, target: st
         # A target renders invoices with what the receipts say of their customers.
         result = book(ruleset, records, keep_bookings=bool(target))
     except InputError as e:
-        click.echo(str(e), err=True)
+        say(str(e))
         sys.exit(2)
     if target:
         from ..targets import render_to
@@ -114,30 +132,43 @@ def book_cmd(rules: str, receipts: str, fmt: str, source: str | None, target: st
         write_out(render_table(result, ruleset), out)
     else:
         write_out(to_json(result, ruleset), out)
-    for err in result.errors:
-        click.echo(f"error: receipt {err.receipt}: {err.message}", err=True)
+    report_errors(result.errors)
     for err in result.closing_errors:
-        click.echo(f"error: closing {err.closing}: {err.message}", err=True)
+        say(f"error: closing {err.closing}: {err.message}")
     sys.exit(0 if result.ok else 1)
 
 
 @cli.command()
 @click.argument("rules", type=click.Path(dir_okay=False))
 @click.argument("receipts")
-@click.option("--receipt", "receipt_id", required=True,
-              help="The id of the receipt (or till closing) to explain.")
+@click.option("--receipt", "receipt_ids", required=True, multiple=True,
+              help="The id of a receipt (or till closing) to explain (repeatable, or comma-separated).")
 @click.option("--source", default=None, help="The source adapter that reads RECEIPTS.")
-def explain(rules: str, receipts: str, receipt_id: str, source: str | None) -> None:
-    """Show, for one receipt, each fact, the rule (file:line) that matched it, and the lines it produced.
+def explain(rules: str, receipts: str, receipt_ids: tuple[str, ...], source: str | None) -> None:
+    """Show, for each receipt named, each fact, the rule (file:line) that matched it, and the lines it produced.
 
-    For a till closing also how it reconciles with the receipts of its register in RECEIPTS."""
+    For a till closing also how it reconciles with the receipts of its register in RECEIPTS.
+    Exit 1 when a receipt named is not in RECEIPTS (the others are still explained).
+    """
+    from ..api import explain_receipts
+
     ruleset = compile_or_exit(rules)
     records = read_or_exit(receipts, ruleset, source)
+    wanted = list(dict.fromkeys(v for value in receipt_ids for v in value.split(",") if v))
+    if not wanted:
+        raise click.UsageError("--receipt needs the id of a receipt in RECEIPTS")
     try:
-        text, found = explain_receipt(ruleset, records, receipt_id)
+        text, missing = explain_receipts(ruleset, records, wanted)
     except InputError as e:
-        click.echo(str(e), err=True)
+        say(str(e))
         sys.exit(2)
-    click.echo(text, nl=False)
-    if not found:
+    click.echo(printable_lines(text), nl=False)
+    for rid in missing:
+        say(f"tillpost: receipt {rid}: not in {'<stdin>' if receipts == '-' else receipts}")
+    if missing:
         sys.exit(1)
+
+
+def printable_lines(text: str) -> str:
+    """Text of several lines for a person: each line shown, never obeyed (engine/terminal.py)."""
+    return "".join(printable(line) + "\n" for line in text.splitlines())

@@ -8,7 +8,8 @@ import sys
 import click
 
 from . import cli
-from .booking import compile_or_exit, read_or_exit, write_out
+from .booking import compile_or_exit, printable_lines, read_or_exit, report_errors, say, write_out
+from ..engine.postings import ReceiptError
 from ..engine.receipts import InputError
 
 
@@ -17,7 +18,7 @@ def _exit_ledger_error(e: Exception) -> None:
 
     if not isinstance(e, LedgerError):
         e = f"the ledger database cannot be used: {str(e).strip() or type(e).__name__}"
-    click.echo(f"tillpost: {e}", err=True)
+    say(f"tillpost: {e}")
     sys.exit(2)
 
 
@@ -119,7 +120,8 @@ def process_cmd(rules, receipts, db, client, trial, stores, registers, receipt_i
     again books nothing twice. A late receipt goes into a supplementary entry for its
     day; a booked receipt that comes again changed is reversed and booked anew.
     Exit 0 all selected receipts booked (or waiting as open/voided), 1 some are in
-    error (the rest is booked), 2 the rules, the input or the ledger are unusable.
+    error or a --receipt is not in RECEIPTS (the rest is booked), 2 the rules, the
+    input or the ledger are unusable.
     """
     from ..ledger import Selection, Store, process, run_info
     from ..ledger.render import render
@@ -135,24 +137,50 @@ def process_cmd(rules, receipts, db, client, trial, stores, registers, receipt_i
     try:
         store = Store.open(db, readonly=trial, client=client)
         try:
+            missing = _not_selectable(selection, inputs, store)
             info = run_info("process --final", rules, [receipts] if receipts else [], selection)
             result = process(ruleset, store, inputs, selection, final=not trial, info=info, progress=report)
         finally:
             done()
             store.close()
     except InputError as e:
-        click.echo(str(e), err=True)
+        say(str(e))
         sys.exit(2)
     except ledger_errors() as e:
         _exit_ledger_error(e)
     if fmt != "summary":
-        write_out(render(result, ruleset, fmt), out)
-    for item in result.receipts()["error"]:
-        click.echo(f"error: receipt {item['receipt']}: {item['message']}", err=True)
+        text = render(result, ruleset, fmt)
+        write_out(text if fmt == "json" else printable_lines(text), out)
+    report_errors([ReceiptError(item["receipt"], item["message"]) for item in result.receipts()["error"]])
     for item in result.receipts("closing")["error"]:
-        click.echo(f"error: closing {item['closing']}: {item['message']}", err=True)
+        say(f"error: closing {item['closing']}: {item['message']}")
+    for rid in missing:
+        where = "in RECEIPTS" + (" or among the ledger's receipts in error" if selection.retry_errors else "")
+        say(f"tillpost: --receipt {rid}: no receipt with this id {where}")
     click.echo(result.summary(), err=True)
-    sys.exit(1 if result.counts["error"] or result.counts["closing_errors"] else 0)
+    sys.exit(1 if result.counts["error"] or result.counts["closing_errors"] or missing else 0)
+
+
+def _not_selectable(selection, inputs, store) -> list[str]:
+    """The ids selected with --receipt that no receipt or till closing of the input (or, with
+    --retry-errors, of the ledger's error queue) has: a mistyped id is said, never silently ignored."""
+    from ..engine.closings import closing_id
+    from ..engine.receipts import receipt_id
+
+    if not selection.receipts:
+        return []
+    wanted = set(selection.receipts)
+    for records in inputs:
+        for i in range(len(records)):
+            wanted.discard(receipt_id(records.get(i), records.position(i)))
+            if not wanted:
+                return []
+        for item in records.closings:
+            wanted.discard(closing_id(item.decoded(), item.position))
+    if selection.retry_errors and wanted:
+        wanted -= set(store.receipts_in_status("error"))
+        wanted -= set(store.receipts_in_status("error", kind="closing"))
+    return [rid for rid in selection.receipts if rid in wanted]
 
 
 @cli.command("status")
@@ -191,7 +219,7 @@ def status_cmd(db, client, day, shop, fmt, check) -> None:
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
-        click.echo(to_table(report), nl=False)
+        click.echo(printable_lines(to_table(report)), nl=False)
     if check and not report["complete"]:
         sys.exit(1)
 

@@ -78,20 +78,20 @@ def diff_cmd(old: str, new: str, receipts: tuple[str, ...], fmt: str) -> None:
     """
     from ..engine.receipts import InputError
     from ..workflow.diff import VersionError, diff_books, render_markdown, render_text
-    from .booking import print_diagnostics
+    from .booking import print_diagnostics, printable_lines, say
 
     try:
         result = diff_books(old, new, list(receipts))
     except VersionError as e:
         if e.diagnostics is not None:
             print_diagnostics(e.diagnostics)
-        click.echo(f"tillpost diff: {e}", err=True)
+        say(f"tillpost diff: {e}")
         sys.exit(2)
     except InputError as e:
-        click.echo(str(e), err=True)
+        say(str(e))
         sys.exit(2)
     render = render_markdown if fmt == "markdown" else render_text
-    click.echo(render(result.changes, result.errors), nl=False)
+    click.echo(printable_lines(render(result.changes, result.errors)), nl=False)
     click.echo(result.summary())
     sys.exit(1 if result.changed else 0)
 

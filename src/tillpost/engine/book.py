@@ -10,15 +10,17 @@ the entry builder groups what they booked.
 from __future__ import annotations
 
 from collections.abc import Iterable
-
 from dataclasses import dataclass, field
+from decimal import localcontext
 
 from .closings import ClosingBooking, ClosingError, book_closings
+from .decoding import escaped
 from .entries import Entry, EntryBuilder
+from .exact import EXACT
 from .gcpause import gc_paused
 from .postings import Booking, ReceiptError, book_receipt
-from .receipts import (Receipt, ReceiptInvalid, Records, _FloatSeen, decode_receipt, read_receipt, receipt_id,
-                       schema_message)
+from .receipts import (InputError, Receipt, ReceiptInvalid, Records, _FloatSeen, decode_receipt, read_receipt,
+                       receipt_id, schema_message)
 from .ruleset import RuleSet
 
 
@@ -56,11 +58,15 @@ def _read(records: Records, i: int) -> tuple[object, Receipt | None, str | None]
         return obj, read_receipt(obj), None
     except _FloatSeen:
         if not records.raw and type(records.items[i]) is not bytes:
-            return obj, None, "an amount is a binary float; give amounts as decimal strings or Decimal"
+            from .receipt_problems import float_problem
+
+            return obj, None, float_problem(obj)
         obj = records.get_exact(i)
+        if records.errors and i in records.errors:
+            return obj, None, records.errors[i]
         try:
             return obj, read_receipt(obj), None
-        except ReceiptInvalid as e:
+        except (ReceiptInvalid, _FloatSeen) as e:
             return obj, None, schema_message(obj) or str(e)
     except ReceiptInvalid as e:
         return obj, None, schema_message(obj) or str(e)
@@ -73,8 +79,15 @@ def book(ruleset: RuleSet, receipts: Records | Iterable[dict], keep_bookings: bo
     `selected(receipt) -> bool` narrows the batch (by store, register, id);
     `keep_bookings` keeps each receipt's Booking, for the ledger and explain.
     """
-    with gc_paused():
-        return _book(ruleset, receipts, keep_bookings, selected)
+    # Every sum and product exact or refused (engine/exact.py), set once for the whole batch.
+    with gc_paused(), localcontext(EXACT):
+        try:
+            return _book(ruleset, receipts, keep_bookings, selected)
+        except ArithmeticError:
+            # Facts refuse a receipt's inexact amounts; this is the batch's sums, past PREC digits.
+            source = receipts.source if isinstance(receipts, Records) else "<api>"
+            raise InputError(source, f"the totals of this input cannot be added up exactly (they need more than "
+                                     f"{EXACT.prec} significant digits); book it in smaller parts") from None
 
 
 def _book(ruleset: RuleSet, receipts, keep_bookings: bool, selected) -> BookResult:
@@ -84,6 +97,7 @@ def _book(ruleset: RuleSet, receipts, keep_bookings: bool, selected) -> BookResu
     duplicates: dict[str, int] = {}  # id → how often it occurs
     status: dict[str, str] = {}  # id → open | voided | error; booked receipts are the others in `first`
     errors: dict[str, str] = {}
+    wheres: dict[str, str | None] = {}  # id → where the receipt in error is in the input
     bookings: dict[str, Booking] = {}
     add = builder.add
     has_errors = bool(records.errors)
@@ -105,13 +119,13 @@ def _book(ruleset: RuleSet, receipts, keep_bookings: bool, selected) -> BookResu
             receipt = None
         if receipt is None:
             obj, receipt, problem = _read(records, i)
-        rid = receipt.id if receipt is not None else receipt_id(obj, i)
+        rid = receipt.id if receipt is not None else receipt_id(obj, records.position(i))
         if rid in first:
             duplicates[rid] = duplicates.get(rid, 1) + 1
             continue
         first[rid] = i
         if problem is not None:
-            status[rid], errors[rid] = "error", problem
+            status[rid], errors[rid], wheres[rid] = "error", problem, records.where(i)
             continue
         if selected is not None and not selected(receipt):
             status[rid] = "unselected"
@@ -121,7 +135,7 @@ def _book(ruleset: RuleSet, receipts, keep_bookings: bool, selected) -> BookResu
             continue
         booking = book_receipt(receipt, ruleset)
         if type(booking) is ReceiptError:
-            status[rid], errors[rid] = "error", booking.message
+            status[rid], errors[rid], wheres[rid] = "error", booking.message, records.where(i)
             continue
         add(booking)
         if keep_bookings:
@@ -137,16 +151,19 @@ def _book(ruleset: RuleSet, receipts, keep_bookings: bool, selected) -> BookResu
             builder.remove(booking)
         status[rid] = "error"
         errors[rid] = f"id {rid} occurs {count} times in this input; none of them is booked"
+        wheres[rid] = records.where(first[rid])
 
     closings = book_closings(ruleset, records.closings, add, selected, keep_bookings) if records.closings else None
 
     return BookResult(
         entries=builder.entries(),
-        errors=[ReceiptError(rid, errors[rid]) for rid in sorted(errors)],
+        # What a source adapter says of a record may quote its text as it came, lone surrogates and all.
+        errors=[ReceiptError(escaped(rid), escaped(errors[rid]), wheres.get(rid)) for rid in sorted(errors)],
         open=sorted(rid for rid, s in status.items() if s == "open"),
         voided=sorted(rid for rid, s in status.items() if s == "voided"),
         bookings=[bookings[rid] for rid in sorted(bookings)] if keep_bookings else [],
         closings=closings.booked if closings else [],
-        closing_errors=closings.errors if closings else [],
+        closing_errors=[ClosingError(escaped(e.closing), escaped(e.message)) for e in closings.errors] if closings
+        else [],
         closing_bookings=closings.bookings if closings else [],
     )

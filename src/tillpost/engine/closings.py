@@ -44,6 +44,8 @@ import msgspec
 
 from .facts import Fact, FactsError
 from .postings import NO_DEBTOR, NO_RULE, Booking, Stem, _plans, describe_fact, stem
+from .decoding import decode_exact, lone_surrogates
+from .exact import fits_cents  # under booking's EXACT context a plain quantize would raise
 from .receipts import (_CREATED, _CURRENCY, _DATE, ReceiptInvalid, _FloatSeen, _decimal, _split_document)
 from .ruleset import MOVEMENT_KINDS, RuleSet
 
@@ -189,7 +191,7 @@ def decode_closing(data: bytes) -> Closing:
     """Decode and check one closing from its JSON; raises ClosingInvalid."""
     try:
         return _closing(_decoder.decode(data))
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):
         raise ClosingInvalid from None
 
 
@@ -198,7 +200,7 @@ def read_closing(obj) -> Closing:
     receipts._FloatSeen when an amount is a binary float (decode it again exactly)."""
     try:
         return _closing(msgspec.convert(obj, _ClosingIn))
-    except msgspec.ValidationError:
+    except (msgspec.ValidationError, RecursionError, UnicodeError):  # UnicodeError: a key with a lone surrogate
         raise ClosingInvalid from None
 
 
@@ -249,7 +251,12 @@ def schema_message(obj) -> str | None:
     if error.validator == "enum" and error.absolute_path and error.absolute_path[-1] == "kind":
         return f"{where} is {error.instance!r}: a movement is {', '.join(MOVEMENT_KINDS[:-1])} or {MOVEMENT_KINDS[-1]}"
     if "anyOf" in error.absolute_schema_path and error.absolute_path and error.absolute_path[-1] in _AMOUNTS:
-        return f"{where} is {error.instance!r}, not an amount (a decimal such as \"12.50\")"
+        from .receipt_problems import shown
+
+        value = repr(error.instance)
+        if len(value) > 60:  # a 4,301-digit number is shown cut short
+            value = shown(error.instance)
+        return f"{where} is {value}, not an amount (a decimal such as \"12.50\")"
     return f"{where}: {error.message}"
 
 
@@ -266,8 +273,18 @@ _exact_decoder = msgspec.json.Decoder(float_hook=Decimal)
 def _is_closing_text(item: bytes) -> bool:
     try:
         return _kind_decoder.decode(item).type == "closing"
-    except msgspec.MsgspecError:  # malformed: the receipt path words it
+    except RecursionError:  # nested deeper than a decoder goes: the receipt path says so
         return False
+    except msgspec.MsgspecError:
+        # What msgspec refuses and the careful decoder reads (NaN, a lone surrogate) may still be a
+        # closing, and is then that closing's error; malformed text the receipt path words.
+        try:
+            obj = decode_exact(item)
+        except (ValueError, RecursionError):
+            return False
+        # One with a lone surrogate stays on the receipt path, which puts a stub in its place (nothing
+        # downstream, the ledger's content hash included, can hold such text).
+        return isinstance(obj, dict) and obj.get("type") == "closing" and not lone_surrogates(obj)
 
 
 @dataclass(slots=True)
@@ -286,8 +303,8 @@ class ClosingItem:
         if type(item) is bytes:
             try:
                 return _exact_decoder.decode(item)
-            except msgspec.DecodeError:
-                return json.loads(item, parse_float=Decimal)
+            except (msgspec.MsgspecError, RecursionError):
+                return decode_exact(item)
         return item
 
     def read(self) -> tuple[object, Closing | None, str | None]:
@@ -295,6 +312,9 @@ class ClosingItem:
         if self.error is not None:
             return self.item, None, self.error
         item = self.item
+        if type(item) is not bytes and lone_surrogates(item):  # text no output can write
+            return item, None, "; ".join(f"{where}: text with a lone surrogate (\\ud800–\\udfff), which is no "
+                                         "character" for where in lone_surrogates(item))
         try:
             if type(item) is bytes:
                 return item, decode_closing(item), None
@@ -336,6 +356,7 @@ def take_closings(records) -> None:
     if records.errors:
         records.errors = {new: records.errors[old] for new, old in enumerate(keep) if old in records.errors}
     records.line_numbers = [records.line_of(old) for old in keep]
+    records.positions = [records.position(old) for old in keep]  # a receipt's `#n` stays its place in the input
     records.items = [items[i] for i in keep]
 
 
@@ -370,7 +391,7 @@ def _closing_facts(closing: Closing, ruleset: RuleSet) -> list[tuple]:
             reasons.append(f"float: method '{closing.float_method}' is not declared in the rule file "
                            "(name the float's method: \"float\": {\"method\": …})")
         for name, value in (("opening", closing.opening_float), ("closing", closing.closing_float)):
-            if value is not None and value.quantize(cent) != value:
+            if value is not None and not fits_cents(value, cent):
                 reasons.append(_too_fine(value, f"float.{name}", ruleset))
     counted_at: dict[str, int] = {}
     for i, c in enumerate(closing.counts):
@@ -381,12 +402,12 @@ def _closing_facts(closing: Closing, ruleset: RuleSet) -> list[tuple]:
                            "it too)")
         counted_at.setdefault(c.method, i)
         for name, value in (("expected", c.expected), ("counted", c.counted)):
-            if value.quantize(cent) != value:
+            if not fits_cents(value, cent):
                 reasons.append(_too_fine(value, f"counts[{i}].{name}", ruleset))
     for i, m in enumerate(closing.movements):
         if m.method not in methods:
             reasons.append(f"movements[{i}] moves method '{m.method}', which the rule file does not declare")
-        if m.amount.quantize(cent) != m.amount:
+        if not fits_cents(m.amount, cent):
             reasons.append(_too_fine(m.amount, f"movements[{i}].amount", ruleset))
         if m.kind == "payin" and m.amount < 0:
             reasons.append(f"movements[{i}] is a pay-in of {m.amount}: a pay-in puts money into the drawer, "

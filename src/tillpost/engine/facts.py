@@ -13,9 +13,10 @@ their fields for readers such as explain.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, getcontext
+from decimal import ROUND_HALF_UP, Decimal, Inexact, getcontext, localcontext
 from typing import NamedTuple
 
+from .exact import EXACT, LIMIT, LIMIT_DIGITS, ROUNDING, fits_cents, rounded
 from .receipts import Receipt
 from .ruleset import RuleSet
 
@@ -55,14 +56,15 @@ def _split_vat(vat: Decimal, grosses: list[Decimal], rate: Decimal, cent: Decima
     """
     total = sum(grosses)
     shares = []
+    divide = ROUNDING.divide  # exact.divided, inline: this runs for every line
     if total:
         # vat × g / total in this order: a rounded vat / total would move half-cent cases.
         for g in grosses:
-            shares.append((vat * g / total).quantize(cent, ROUND_HALF_UP))
+            shares.append(divide(vat * g, total).quantize(cent, ROUND_HALF_UP, ROUNDING))
     else:
-        factor = rate / (HUNDRED + rate)
+        base = HUNDRED + rate
         for g in grosses:
-            shares.append((g * factor).quantize(cent, ROUND_HALF_UP))
+            shares.append(divide(g * rate, base).quantize(cent, ROUND_HALF_UP, ROUNDING))
     rest = vat - sum(shares)
     if rest:
         largest = max(range(len(grosses)), key=lambda i: (abs(grosses[i]), -i))
@@ -75,18 +77,67 @@ def _split_vat(vat: Decimal, grosses: list[Decimal], rate: Decimal, cent: Decima
 _MEMO_MAX = 100_000
 
 
+def _vat_and_shares(grosses: tuple, rate: Decimal, incl: bool, cent: Decimal, printed: Decimal | None) -> tuple:
+    """The VAT the rate gives on the lines' grosses (SPEC §5), and each line's share of the VAT
+    booked (the printed amount when there is one; shares only matter for prices incl. VAT)."""
+    base = grosses[0] if len(grosses) == 1 else sum(grosses)
+    vat = ROUNDING.divide(base * rate, HUNDRED + rate if incl else HUNDRED).quantize(cent, ROUND_HALF_UP, ROUNDING)
+    booked = vat if printed is None else printed
+    if not incl:
+        return vat, ()
+    if len(grosses) == 1:
+        return vat, (booked,)
+    return vat, tuple(_split_vat(booked, list(grosses), rate, cent))
+
+
 def _line_amounts(line, cent: Decimal) -> tuple:
-    """What a line alone decides: its gross, its cost, whether its discount fits the
-    currency's cents, and the attribute values of its sale and cost facts."""
+    """What a line alone decides: its gross, its cost, whether the line is fine as it is
+    (its discount fits the currency's cents, its amounts stay below the limit), and the
+    attribute values of its sale and cost facts."""
     discount = line.discount
-    gross = (line.quantity * line.unit_price - discount).quantize(cent, ROUND_HALF_UP)
-    cost = None if line.cost is None else (line.quantity * line.cost).quantize(cent, ROUND_HALF_UP)
-    return (gross, cost, not discount or discount.quantize(cent) == discount,
-            (line.category, line.sku, line.vat), (line.category, line.sku))
+    gross = rounded(line.quantity * line.unit_price - discount, cent)
+    cost = None if line.cost is None else rounded(line.quantity * line.cost, cent)
+    fine = ((not discount or fits_cents(discount, cent)) and -LIMIT < gross < LIMIT
+            and (cost is None or -LIMIT < cost < LIMIT))
+    return gross, cost, fine, (line.category, line.sku, line.vat), (line.category, line.sku)
 
 
 def _too_fine(value: Decimal, where: str, ruleset: RuleSet) -> str:
     return f"{where} {value} has more decimals than {ruleset.currency} has ({ruleset.decimals})"
+
+
+def _too_large(what: str, value: Decimal) -> str:
+    return (f"{what} comes to {value}, more than a till can book (amounts stay below 10^{LIMIT_DIGITS}, "
+            f"at most {LIMIT_DIGITS} digits before the decimal point)")
+
+
+def _line_problems(line, i: int, gross: Decimal, cost: Decimal | None, ruleset: RuleSet) -> list[str]:
+    out = []
+    if line.discount and not fits_cents(line.discount, ruleset.cent):
+        out.append(_too_fine(line.discount, f"lines[{i}].discount", ruleset))
+    if not -LIMIT < gross < LIMIT:
+        out.append(_too_large(f"lines[{i}] ({line.quantity} × {line.unit_price})", gross))
+    if cost is not None and not -LIMIT < cost < LIMIT:
+        out.append(_too_large(f"lines[{i}].cost ({line.quantity} × {line.cost})", cost))
+    return out
+
+
+def _rate(rate: Decimal) -> str:
+    return format(rate.normalize(), "f") + "%"
+
+
+def _printed_vat_problem(name: str, printed: Decimal, computed: Decimal, base: Decimal, rate: Decimal,
+                         lines: int, incl: bool, cent: Decimal) -> str | None:
+    """Printed VAT is taken as printed when rounding per line can explain how it differs from
+    the VAT the rate gives: at most one cent per line of that VAT name (docs/receipts.md)."""
+    tolerance = cent * lines
+    if abs(printed - computed) <= tolerance:
+        return None
+    if not lines:
+        return f"printed VAT {name} {printed}, but no line has VAT {name}"
+    of = f"{_rate(rate)} of {base} ({'incl.' if incl else 'excl.'} VAT)"
+    return (f"printed VAT {name} {printed} cannot come from {of}: that is {computed}, and rounding per "
+            f"line explains at most {tolerance} ({lines} line(s) of VAT {name})")
 
 
 def facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], Decimal]:
@@ -95,11 +146,14 @@ def facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], De
     Raises FactsError with every reason the receipt cannot have facts.
     """
     try:
-        return _facts_and_total(receipt, ruleset)
+        if getcontext().traps[Inexact]:  # a booking run set the EXACT context for the whole batch
+            return _facts_and_total(receipt, ruleset)
+        with localcontext(EXACT):
+            return _facts_and_total(receipt, ruleset)
     except ArithmeticError:
-        # The schema bounds no amount; Decimal computes exactly to 28 digits and refuses beyond.
-        raise FactsError([f"its amounts are too large to compute exactly (more than {getcontext().prec} "
-                          "significant digits)"]) from None
+        # A product or sum that would need rounding past the EXACT context's digits: refused.
+        raise FactsError([f"its amounts cannot be computed exactly (a product or sum needs more than "
+                          f"{EXACT.prec} significant digits)"]) from None
 
 
 def _facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], Decimal]:
@@ -125,9 +179,9 @@ def _facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], D
             if len(memo) >= _MEMO_MAX:
                 memo.clear()
             memo[line] = amounts
-        gross, cost, discount_ok, sale_values, cost_values = amounts
-        if not discount_ok:
-            reasons.append(_too_fine(line.discount, f"lines[{i}].discount", ruleset))
+        gross, cost, fine, sale_values, cost_values = amounts
+        if not fine:
+            reasons += _line_problems(line, i, gross, cost, ruleset)
         grosses.append(gross)
         sales.append(sale_values)
         if cost is not None:
@@ -142,7 +196,7 @@ def _facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], D
 
     printed = {}
     for name, value in receipt.vat:
-        if value.quantize(cent) != value:
+        if not fits_cents(value, cent):
             reasons.append(_too_fine(value, f"vat[{name}]", ruleset))
         if name not in vats:
             reasons.append(f"printed VAT name '{name}' is not declared in the rule file")
@@ -151,40 +205,57 @@ def _facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], D
         printed[name] = value
     paid = ZERO
     for p in receipt.payments:
-        if p.amount.quantize(cent) != p.amount:
+        if p.amount.quantize(cent, None, ROUNDING) != p.amount:
             reasons.append(_too_fine(p.amount, f"payment {p.method}", ruleset))
         paid += p.amount
     rounding = receipt.cash_rounding
-    if rounding and rounding.quantize(cent) != rounding:
+    if rounding and not fits_cents(rounding, cent):
         reasons.append(_too_fine(rounding, "cash_rounding", ruleset))
+    if not lines and not receipt.payments and not printed and not rounding:
+        reasons.append("nothing to book: the receipt is completed but has no lines and no payments (a till "
+                       "that sells nothing should report it voided)")
     if reasons:
         raise FactsError(reasons)
 
     nets = grosses[:]
     taxes = {}
     incl = receipt.prices_include_vat
+    worked = ruleset.__dict__.get("_vat_shares")
+    if worked is None:
+        worked = ruleset.__dict__["_vat_shares"] = {}
     for name, idx in by_vat.items():
-        rate = vats[name].rate
         if len(idx) == 1:
-            g = grosses[idx[0]]
-            if incl:
-                vat = printed[name] if name in printed else (g * rate / (HUNDRED + rate)).quantize(cent, ROUND_HALF_UP)
-                nets[idx[0]] = g - vat
-            else:
-                vat = printed[name] if name in printed else (g * rate / HUNDRED).quantize(cent, ROUND_HALF_UP)
+            gs = (grosses[idx[0]],)
         else:
-            gs = [grosses[i] for i in idx]
-            total = sum(gs)
-            if incl:
-                vat = printed[name] if name in printed else (total * rate / (HUNDRED + rate)).quantize(cent, ROUND_HALF_UP)
-                for i, share in zip(idx, _split_vat(vat, gs, rate, cent)):
-                    nets[i] = grosses[i] - share
-            else:
-                vat = printed[name] if name in printed else (total * rate / HUNDRED).quantize(cent, ROUND_HALF_UP)
+            gs = tuple([grosses[i] for i in idx])
+        if name in printed:
+            vat, shares = _vat_and_shares(gs, vats[name].rate, incl, cent, printed[name])
+            problem = _printed_vat_problem(name, printed[name], vat, sum(gs), vats[name].rate, len(idx), incl, cent)
+            if problem:
+                reasons.append(problem)
+            vat = printed[name]
+        else:
+            # The same lines come back on receipt after receipt: their VAT and its split are worked
+            # out once per rule set (two divisions a line otherwise, the costliest part of a receipt).
+            key = (name, incl, gs)
+            found = worked.get(key)
+            if found is None:
+                if len(worked) >= _MEMO_MAX:
+                    worked.clear()
+                found = worked[key] = _vat_and_shares(gs, vats[name].rate, incl, cent, None)
+            vat, shares = found
+        if incl:
+            for i, share in zip(idx, shares):
+                nets[i] = grosses[i] - share
         taxes[name] = vat
     for name, value in printed.items():
         if name not in taxes:
+            problem = _printed_vat_problem(name, value, ZERO, ZERO, vats[name].rate, 0, incl, cent)
+            if problem:
+                reasons.append(problem)
             taxes[name] = value
+    if reasons:
+        raise FactsError(reasons)
 
     facts = []
     total = ZERO
@@ -207,9 +278,9 @@ def _facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], D
 
     if total != paid + rounding:
         raise FactsError([
-            f"payments {paid.quantize(cent)} + cash rounding {rounding.quantize(cent)} do not match the "
-            f"receipt total {total.quantize(cent)} (sales {sum(nets, ZERO).quantize(cent)} + VAT "
-            f"{sum(taxes.values(), ZERO).quantize(cent)})"
+            f"payments {rounded(paid, cent)} + cash rounding {rounded(rounding, cent)} do not match the "
+            f"receipt total {rounded(total, cent)} (sales {rounded(sum(nets, ZERO), cent)} + VAT "
+            f"{rounded(sum(taxes.values(), ZERO), cent)})"
         ])
     return facts, total
 

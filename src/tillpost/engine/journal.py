@@ -14,11 +14,18 @@ import orjson
 
 from .book import BookResult
 from .entries import Entry
+from .exact import EXACT
 from .ruleset import RuleSet
+from .terminal import printable
+
+
+_QUANTA = {decimals: Decimal(1).scaleb(-decimals) for decimals in range(9)}
 
 
 def money(amount: Decimal, decimals: int) -> str:
-    return str(amount.quantize(Decimal(1).scaleb(-decimals)))
+    # EXACT: an amount with more decimals than the currency is refused, never rounded here.
+    quantum = _QUANTA.get(decimals) or Decimal(1).scaleb(-decimals)
+    return str(amount.quantize(quantum, None, EXACT))
 
 
 def entry_dict(entry: Entry, decimals: int) -> dict:
@@ -55,16 +62,21 @@ def to_json(result: BookResult, ruleset: RuleSet) -> str:
 
 
 def to_table(result: BookResult, ruleset: RuleSet, width: int = 100) -> str:
-    """A per-entry view for a consultant: each entry a small table with account names."""
+    """A per-entry view for a consultant: each entry a small table with account names.
+
+    Text from receipts and the rule file is shown as text: no console markup, control
+    characters escaped (engine/terminal.py)."""
     from rich.console import Console
     from rich.table import Table
 
+    p = printable
     names = {a.number: a.description for a in ruleset.accounts.values()}
     out = io.StringIO()
-    console = Console(file=out, width=width, color_system=None, highlight=False, soft_wrap=False)
+    console = Console(file=out, width=width, color_system=None, highlight=False, soft_wrap=False, markup=False,
+                      emoji=False)
     for e in result.entries:
         journal = ruleset.journals.get(e.journal)
-        title = f"{e.journal} {journal.description if journal else ''} · {e.date} · {e.description}"
+        title = p(f"{e.journal} {journal.description if journal else ''} · {e.date} · {e.description}")
         table = Table(title=title, title_justify="left", show_footer=True, expand=False)
         table.add_column("account", footer="")
         table.add_column("name", footer="total")
@@ -73,21 +85,21 @@ def to_table(result: BookResult, ruleset: RuleSet, width: int = 100) -> str:
         table.add_column("debit", justify="right", footer=money(e.total, ruleset.decimals))
         table.add_column("credit", justify="right", footer=money(e.total, ruleset.decimals))
         for l in e.lines:
-            table.add_row(l.account, names.get(l.account, ""), l.debtor or "", l.vat or "",
+            table.add_row(p(l.account), p(names.get(l.account, "")), p(l.debtor or ""), p(l.vat or ""),
                           money(l.debit, ruleset.decimals) if l.debit else "",
                           money(l.credit, ruleset.decimals) if l.credit else "")
         console.print(table)
         receipts = ", ".join(e.receipts[:8]) + (f" … ({len(e.receipts)} receipts)" if len(e.receipts) > 8 else "")
-        held = [f"  receipts: {receipts}"] if e.receipts or not e.closings else []
+        held = [f"  receipts: {p(receipts)}"] if e.receipts or not e.closings else []
         if e.closings:
-            held.append(f"  closings: {', '.join(e.closings)}")
+            held.append(f"  closings: {p(', '.join(e.closings))}")
         console.print("\n".join(held) + "\n")
     for err in result.errors:
-        console.print(f"error {err.receipt}: {err.message}")
+        console.print(p(f"error {err.receipt}: {err.message}"))
     for err in result.closing_errors:
-        console.print(f"error closing {err.closing}: {err.message}")
+        console.print(p(f"error closing {err.closing}: {err.message}"))
     if result.open:
-        console.print("open: " + ", ".join(result.open))
+        console.print(p("open: " + ", ".join(result.open)))
     if result.voided:
-        console.print("voided: " + ", ".join(result.voided))
+        console.print(p("voided: " + ", ".join(result.voided)))
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"

@@ -100,6 +100,7 @@ class Booking:
 class ReceiptError:
     receipt: str
     message: str
+    where: str | None = field(default=None, compare=False)  # where it is in the input: `day.jsonl:3`, `day.json #3`
 
 
 def describe_fact(fact: Fact, receipt_attrs: dict) -> str:
@@ -217,6 +218,18 @@ def _plans(ruleset: RuleSet) -> _Plans:
     return plans
 
 
+def _no_debtor(receipt: Receipt, ruleset: RuleSet, rvalues: tuple, facts: list[Fact]) -> str:
+    """Said once for the receipt, with the fix, however many of its facts need the debtor."""
+    accounts = dict.fromkeys(
+        stem(ruleset.matcher.kinds[f.kind].lookup(rvalues, f.values).post, None, None).debtors_account for f in facts)
+    method = individual_method(receipt.payments, ruleset.methods)
+    if method is None:  # turnover without `counter debtor` (the compiler prevents it)
+        return f"no debtor for debtors account {', '.join(accounts)}: the rule file declares no counter debtor"
+    return (f"no debtor for debtors account {', '.join(accounts)}: the receipt is booked individually (method "
+            f"'{method.name}') and has no customer debtor; give the receipt a customer.debtor, or the method a "
+            f"fixed debtor (method {method.name} individual debtor \"…\")")
+
+
 def book_receipt(receipt: Receipt, ruleset: RuleSet) -> Booking | ReceiptError:
     """One completed receipt → its Booking, or the ReceiptError that says every reason why not."""
     payments = receipt.payments
@@ -243,6 +256,7 @@ def book_receipt(receipt: Receipt, ruleset: RuleSet) -> Booking | ReceiptError:
     slots = plans.for_receipt(rvalues, debtor)
     postings = []
     unmatched = []
+    no_debtor = None
     for fact in facts:
         table, key_of = slots[fact[0]]
         fk = key_of(fact[2])
@@ -254,15 +268,9 @@ def book_receipt(receipt: Receipt, ruleset: RuleSet) -> Booking | ReceiptError:
         elif planned is NO_RULE:
             unmatched.append(Fact._make(fact))
         elif planned is NO_DEBTOR:
-            f = Fact._make(fact)
-            account = stem(ruleset.matcher.kinds[f.kind].lookup(rvalues, f.values).post, None, None).debtors_account
-            method = individual_method(receipt.payments, ruleset.methods)
-            if method is None:  # turnover without `counter debtor` (the compiler prevents it)
-                reasons.append(f"{f.kind} {f.where} books on debtors account {account}, but the rule file "
-                               "declares no counter debtor")
-            else:
-                reasons.append(f"{f.kind} {f.where} books on debtors account {account}, but the receipt has no "
-                               f"customer debtor and method '{method.name}' no fixed debtor")
+            no_debtor = (no_debtor or []) + [Fact._make(fact)]
+    if no_debtor:
+        reasons.append(_no_debtor(receipt, ruleset, rvalues, no_debtor))
     if unmatched:
         names = dict(zip(ruleset.matcher.receipt_attrs, rvalues))
         for fact in unmatched:

@@ -6,8 +6,8 @@ whole booking budget is 20 µs a receipt. So a receipt is decoded by msgspec
 into typed structs that mirror the schema (its shape checked in C, ~1.5 µs),
 and the few rules msgspec cannot express are checked as the amounts become
 Decimal. The tests prove on generated receipts that this accepts exactly what
-the schema accepts; only when it rejects a receipt does jsonschema run, to
-word the error with the JSON path the schema gives.
+the schema accepts; only when it rejects a receipt does jsonschema run, and
+`receipt_problems` words every problem it finds.
 
 Input is a JSON array, an object with a `receipts` array, or JSON Lines. Each
 receipt's JSON text (a line, or cut out of the document undecoded) is decoded
@@ -16,11 +16,18 @@ as Decimal. Decoded dicts (from the API, the source adapters, or a document
 msgspec refused, whose error orjson and `json` then word) may hold floats:
 the first one seen makes the document be decoded again with
 `json.loads(parse_float=Decimal)`. No float ever becomes an amount.
+
+What the fast decoders refuse is read by `decoding.decode_exact`, carefully: a
+file that is not UTF-8 is the input's error with its line and column; NaN, an
+integer of thousands of digits, nesting deeper than a decoder goes or a lone
+surrogate in a text is the error of the receipt that holds it (`Records.get`
+puts a stub in its place, whose reason is in `Records.errors`).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -32,7 +39,12 @@ from typing import Annotated, Any, Literal
 import msgspec
 import orjson
 
-_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+from .decoding import decode_exact, escaped, lone_surrogates, utf8_problem, without_bom
+from .exact import LIMIT
+
+# As the schema's `decimal`: at most 15 digits before the point (what a till can produce).
+_DECIMAL = re.compile(r"-?[0-9]{1,15}(\.[0-9]+)?")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DATE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
 _CREATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -121,7 +133,7 @@ class Receipt:
 
 class _Invalid(ReceiptInvalid):
     def __init__(self):
-        super().__init__("$", "does not match the receipt schema")
+        super().__init__("the receipt", "does not have the form schemas/receipt.schema.json gives a receipt")
 
 
 _Text = Annotated[str, msgspec.Meta(min_length=1)]
@@ -185,6 +197,7 @@ _ATTRIBUTE_TYPES = (str, int, float, bool, Decimal)
 # checked against the schema's pattern and converted once.
 _decimals: dict[str, Decimal] = {}
 _DECIMALS_MAX = 200_000
+_INT_LIMIT = 10 ** 15
 
 
 def _decimal(value) -> Decimal:
@@ -199,8 +212,10 @@ def _decimal(value) -> Decimal:
         return d
     t = type(value)
     if t is int:
-        return Decimal(value)
-    if t is Decimal and value.is_finite():
+        if -_INT_LIMIT < value < _INT_LIMIT:
+            return Decimal(value)
+        raise _Invalid
+    if t is Decimal and value.is_finite() and -LIMIT < value < LIMIT:
         return value
     if t is float:  # only from a decoded dict: JSON bytes give Decimal
         raise _FloatSeen
@@ -315,7 +330,7 @@ def decode_receipt(data: bytes) -> Receipt:
     """Decode, check and convert one receipt from its JSON; raises ReceiptInvalid."""
     try:
         r = _decoder.decode(data)
-    except msgspec.MsgspecError:  # malformed, or not the receipt's shape
+    except (msgspec.MsgspecError, RecursionError):  # malformed, too deep, or not the receipt's shape
         raise _Invalid from None
     return _receipt(r)
 
@@ -325,9 +340,31 @@ def read_receipt(obj) -> Receipt:
     ReceiptInvalid, or _FloatSeen when an amount is a float (decode it again exactly)."""
     try:
         r = msgspec.convert(obj, _ReceiptIn)
-    except msgspec.ValidationError:
+    except (msgspec.ValidationError, RecursionError, UnicodeError):  # UnicodeError: a key with a lone surrogate
         raise _Invalid from None
-    return _receipt(r)
+    receipt = _receipt(r)
+    # JSON text never decodes to a lone surrogate here (msgspec and orjson refuse it);
+    # a dict can hold one, and no output could write it.
+    if not _encodable(receipt):
+        raise _Invalid
+    return receipt
+
+
+def _encodable(r: Receipt) -> bool:
+    parts = [r.id, r.number, r.source, r.store, r.register, r.date, r.status, r.currency, r.created or "",
+             r.customer_id or "", r.customer_debtor or "", r.customer_name or ""]
+    for line in r.lines:
+        parts += (line.category, line.sku, line.vat, line.description)
+    for p in r.payments:
+        parts.append(p.method)
+    for name, _ in r.vat:
+        parts.append(name)
+    for key, value in r.attributes.items():
+        parts.append(key)
+        if type(value) is str:
+            parts.append(value)
+    text = "".join(parts)
+    return text.isascii() or _SURROGATE.search(text) is None
 
 
 @lru_cache(maxsize=1)
@@ -335,27 +372,18 @@ def receipt_schema() -> dict:
     return json.loads(resources.files("tillpost.schemas").joinpath("receipt.schema.json").read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=1)
-def _schema_validator():
-    from jsonschema import Draft202012Validator
-
-    return Draft202012Validator(receipt_schema())
-
-
 def schema_message(obj) -> str | None:
-    """jsonschema's wording of the most relevant schema error, with its JSON path; None if valid."""
-    from jsonschema.exceptions import best_match
+    """Every problem the published schema (and the reader's own checks) find, in words; None if valid."""
+    from .receipt_problems import receipt_problems
 
-    error = best_match(_schema_validator().iter_errors(obj))
-    if error is None:
-        return None
-    return f"{error.json_path}: {error.message}"
+    problems = receipt_problems(obj)
+    return "; ".join(problems) if problems else None
 
 
 def receipt_id(obj, index: int) -> str:
     """The id to report a broken receipt under: its own, or its place in the input."""
     if isinstance(obj, dict) and isinstance(obj.get("id"), str) and obj["id"]:
-        return obj["id"]
+        return escaped(obj["id"])
     return f"#{index + 1}"
 
 
@@ -363,7 +391,22 @@ def receipt_id(obj, index: int) -> str:
 
 
 def _exact(text: str | bytes):
-    return json.loads(text, parse_float=Decimal)
+    return decode_exact(text)
+
+
+def _position(data: bytes, offset: int) -> tuple[int, int]:
+    """The line and column (1-based, in bytes) of a byte offset."""
+    return data.count(b"\n", 0, offset) + 1, offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+
+
+def _too_deep(source: str, data: bytes) -> InputError:
+    """The input error for a document nested deeper than the decoders go, where it happens."""
+    try:
+        orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        return InputError(source, "the document nests deeper than tillpost reads (a receipt nests four levels; "
+                                  "this goes past 1,000)", e.lineno, e.colno)
+    return InputError(source, "the document nests deeper than tillpost reads (a receipt nests four levels)")
 
 
 def _decode_error(source: str, text: str | bytes, e: Exception, line_offset: int = 0) -> InputError:
@@ -388,7 +431,10 @@ class Records:
     exact: bool = False  # decoded with Decimal fractions already
     # Source adapters: item index → why that source record could not be read. Its item is
     # a stub {"id": …}; booking reports it as an error for that id instead of reading it.
+    # The careful decoder adds the receipts it cannot read (too deep, a lone surrogate) the same way.
     errors: dict = field(default_factory=dict)
+    layout: str = ""  # "lines" (JSON Lines), "document" (an array or one object), "" (decoded dicts)
+    positions: list | None = None  # each item's place in the input, when closings were taken out between
     # The till closings of the input (SPEC §11), taken out of `items` as it is read
     # (`closings.take_closings`), so that whatever reads receipts never meets one.
     closings: list = field(default_factory=list)
@@ -411,15 +457,50 @@ class Records:
         try:
             return orjson.loads(item)
         except orjson.JSONDecodeError:
-            # orjson refuses some valid JSON (integers past 64 bits): the exact decoder decides.
-            try:
-                return _exact(item)
-            except json.JSONDecodeError as e:
-                raise InputError(self.source, f"malformed JSON: {e.msg}", self.line_of(i), e.colno) from None
+            # orjson refuses some valid JSON (integers past 64 bits) and some that only
+            # looks like it (NaN, lone surrogates, deep nesting): decode it carefully.
+            return self._decode_carefully(i)
+
+    def _decode_carefully(self, i: int):
+        item = self.items[i]
+        try:
+            obj = _exact(item)
+        except json.JSONDecodeError as e:
+            raise InputError(self.source, f"malformed JSON: {e.msg}", self.line_of(i), e.colno) from None
+        except UnicodeDecodeError as e:  # parse_input checks whole files; Records made by hand may not be
+            raise InputError(self.source, f"not UTF-8: byte 0x{item[e.start]:02X} cannot be read as UTF-8",
+                             self.line_of(i), e.start + 1) from None
+        except RecursionError:
+            return self._unreadable(i, None, "the receipt nests deeper than tillpost reads (a receipt nests four "
+                                             "levels; this goes past 1,000)")
+        if lone_surrogates(obj):
+            from .receipt_problems import receipt_problems
+
+            return self._unreadable(i, obj, "; ".join(receipt_problems(obj)))
+        return obj
+
+    def _unreadable(self, i: int, obj, reason: str) -> dict:
+        """Put a stub in place of an item that cannot be read as it is; its reason goes in `errors`."""
+        self.items[i] = stub = _stub(obj, self.items[i])
+        self.errors[i] = reason
+        return stub
 
     def line_of(self, i: int) -> int:
         """The file line of JSON Lines item i."""
         return self.line_numbers[i] if self.line_numbers else i + 1
+
+    def position(self, i: int) -> int:
+        """Item i's place among the input's records (0-based), closings counted."""
+        return self.positions[i] if self.positions else i
+
+    def where(self, i: int) -> str | None:
+        """Where item i is in the input, for a person: `day.jsonl:3`, `day.json #3`; None for
+        receipts handed over as dicts, whose id says it all."""
+        if self.layout == "lines":
+            return f"{self.source}:{self.line_of(i)}"
+        if self.layout == "document":
+            return f"{self.source} #{self.position(i) + 1}"
+        return None
 
     def get_exact(self, i: int):
         item = self.items[i]
@@ -427,30 +508,100 @@ class Records:
             return _exact(item)
         if not self.exact:
             # A document orjson decoded: decode all of it again, exactly, once.
-            self.items = _split_document(self.source, self.raw, exact=True)
+            items = _decode_document(self.source, self.raw, exact=True)[0]
             if self.closings:
                 from .closings import without_closings
 
-                self.items = without_closings(self.items)
+                items = without_closings(items)
+            self.items, errors = _checked(items)
+            self.errors.update(errors)
             self.exact = True
         return self.items[i]
 
 
+def _stub(obj, text: bytes | str) -> dict:
+    """What stands in for a receipt that cannot be read as it is: its id when it has a readable
+    one (its lone surrogates written out), else a digest of its text, so the same broken receipt
+    is known again (the ledger keys receipts without an id by their content)."""
+    rid = obj.get("id") if isinstance(obj, dict) else None
+    if isinstance(rid, str) and rid:
+        return {"id": escaped(rid)}
+    if isinstance(text, str):
+        text = text.encode("utf-8", "backslashreplace")
+    return {"unreadable": hashlib.sha256(text).hexdigest()[:16]}
+
+
+def _checked(items: list) -> tuple[list, dict]:
+    """Items decoded exactly, with a stub in place of each whose text holds a lone surrogate."""
+    errors = {}
+    for i, obj in enumerate(items):
+        if lone_surrogates(obj):
+            from .receipt_problems import receipt_problems
+
+            errors[i] = "; ".join(receipt_problems(obj))
+            items[i] = _stub(obj, repr(obj))
+    return items, errors
+
+
+@lru_cache(maxsize=1)
+def _receipt_keys() -> frozenset:
+    return frozenset(receipt_schema()["properties"])
+
+
+def _not_receipts(source: str, doc: dict, data: bytes | None) -> InputError:
+    """A top-level object that is no receipt and holds no `receipts` array: say so, naming its keys."""
+    import difflib
+
+    if "receipts" in doc:
+        return InputError(source, "'receipts' must be an array of receipts")
+    if not doc:
+        return InputError(source, "expected a JSON array of receipts, an object with a 'receipts' array, one "
+                                  "receipt, or JSON Lines; this is an empty object")
+    known = ["receipts", *sorted(_receipt_keys())]
+    shown = []
+    for key in list(doc)[:5]:
+        close = difflib.get_close_matches(key.lower(), known, n=1, cutoff=0.75) if isinstance(key, str) else []
+        shown.append(f"'{escaped(str(key))}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    line = column = None
+    if data is not None and isinstance(next(iter(doc)), str):
+        offset = data.find(json.dumps(next(iter(doc))).encode())
+        if offset != -1:
+            line, column = _position(data, offset)
+    return InputError(source, "expected a JSON array of receipts, an object with a 'receipts' array, one "
+                              f"receipt, or JSON Lines; the top-level object has {', '.join(shown)}, which no "
+                              "receipt has", line, column)
+
+
 def _split_document(source: str, doc, exact: bool) -> list:
-    if isinstance(doc, (bytes, str)):
-        try:
-            doc = _exact(doc) if exact else orjson.loads(doc)
-        except (orjson.JSONDecodeError, ValueError, RecursionError):
+    """The receipts (and closings) of a whole document, its text or decoded (engine/closings.py)."""
+    return _decode_document(source, doc, exact)[0]
+
+
+def _decode_document(source: str, doc, exact: bool) -> tuple[list, bool]:
+    """The receipts of a whole document (its text, or decoded), and whether they were
+    decoded exactly (Decimal fractions; the careful decoder's oddities checked)."""
+    data = doc if isinstance(doc, (bytes, str)) else None
+    if data is not None:
+        if not exact:
             try:
-                doc = _exact(doc)
+                doc = orjson.loads(data)
+            except (orjson.JSONDecodeError, RecursionError):  # NaN, lone surrogates, big integers, …
+                exact = True
+        if exact:
+            try:
+                doc = _exact(data)
             except json.JSONDecodeError as e:
-                raise _decode_error(source, doc, e) from None
+                raise _decode_error(source, data, e) from None
+            except RecursionError:
+                raise _too_deep(source, data if isinstance(data, bytes) else data.encode()) from None
     if isinstance(doc, list):
-        return doc
+        return doc, exact
     if isinstance(doc, dict) and isinstance(doc.get("receipts"), list):
-        return doc["receipts"]
+        return doc["receipts"], exact
     if isinstance(doc, dict):
-        return [doc]
+        if "receipts" in doc or not any(k in _receipt_keys() for k in doc):
+            raise _not_receipts(source, doc, data if isinstance(data, bytes) else None)
+        return [doc], exact
     raise InputError(source, "expected a JSON array of receipts, an object with a 'receipts' array, or JSON Lines")
 
 
@@ -463,21 +614,40 @@ _raw_object = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
 def _document_items(data: bytes, opening: bytes) -> list[bytes] | None:
     """The JSON text of each receipt in an array, an object with a `receipts` array, or
-    one receipt object; None for anything else, which `_split_document` then words."""
+    one receipt object; None for anything else, which `_decode_document` then reads or words."""
     try:
         if opening == b"[":
             raws = _raw_array.decode(data)
         else:
             fields = _raw_object.decode(data)
-            raws = _raw_array.decode(fields["receipts"]) if "receipts" in fields else [data]
-    except msgspec.MsgspecError:  # malformed, or a `receipts` that is no array
+            if "receipts" in fields:
+                raws = _raw_array.decode(fields["receipts"])
+            elif any(k in _receipt_keys() for k in fields):
+                raws = [data]
+            else:
+                return None
+    except (msgspec.MsgspecError, RecursionError):  # malformed, too deep, or a `receipts` that is no array
         return None
     return [bytes(raw) for raw in raws]
+
+
+def _decoded_document(source: str, data: bytes) -> Records:
+    """A document the fast splitter refused: decoded whole, exactly when orjson cannot."""
+    items, exact = _decode_document(source, data, exact=False)
+    errors = {}
+    if exact:
+        items, errors = _checked(items)
+    return Records(source, items, raw=data, exact=exact, errors=errors, layout="document")
 
 
 def parse_input(data: bytes, source: str = "<input>") -> Records:
     """Split one input into its receipts (and its till closings: `Records.closings`):
     a JSON document or JSON Lines."""
+    data = without_bom(data)
+    problem = utf8_problem(data)
+    if problem is not None:
+        line, column, _, words = problem
+        raise InputError(source, words, line, column)
     records = _parse_input(data, source)
     # One search in C (some 25 ms for 70 MB): only an input that names a closing is looked at item by item.
     if b'"closing"' in data:
@@ -496,8 +666,8 @@ def _parse_input(data: bytes, source: str) -> Records:
     if opening == b"[":
         items = _document_items(data, opening)
         if items is not None:
-            return Records(source, items)
-        return Records(source, _split_document(source, data, exact=False), raw=data)
+            return Records(source, items, layout="document")
+        return _decoded_document(source, data)
     # An object: one document, or JSON Lines (one object per line). A first line that
     # is a whole object, with more after it, makes JSON Lines; anything else is one
     # document (decoding it all just to find out would cost more).
@@ -506,17 +676,15 @@ def _parse_input(data: bytes, source: str) -> Records:
         try:
             _raw.decode(data[start:end] if end != -1 else data[start:])  # its syntax only: any number is fine
             jsonl = end != -1 and _NOT_SPACE.search(data, end) is not None
-        except msgspec.DecodeError:
-            jsonl = False
+        except (msgspec.DecodeError, RecursionError):
+            # Too deep for msgspec, or what it refuses but a careful decode may read (NaN,
+            # a lone surrogate): JSON Lines if that first line is a whole JSON value.
+            jsonl = end != -1 and _NOT_SPACE.search(data, end) is not None and _whole_value(data[start:end])
         if not jsonl:
             items = _document_items(data, opening)
             if items is not None:
-                return Records(source, items)
-            try:
-                doc = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                return Records(source, _split_document(source, data, exact=True), raw=data, exact=True)
-            return Records(source, _split_document(source, doc, exact=False), raw=data)
+                return Records(source, items, layout="document")
+            return _decoded_document(source, data)
         lines = data.split(b"\n")
         items = [line for line in lines if line and not line.isspace()]
         # Line numbers for error messages: item i is line i + 1 unless blank lines
@@ -525,12 +693,25 @@ def _parse_input(data: bytes, source: str) -> Records:
         if len(items) != len(lines) - (not lines[-1] or lines[-1].isspace()):
             numbers = [n for n, line in enumerate(lines, start=1) if line and not line.isspace()]
         del lines
-        return Records(source, items, line_numbers=numbers)
+        return Records(source, items, line_numbers=numbers, layout="lines")
     try:
         _exact(data)
     except json.JSONDecodeError as e:
         raise _decode_error(source, data, e) from None
+    except RecursionError:
+        raise _too_deep(source, data) from None
     raise InputError(source, "expected a JSON array of receipts, an object with a 'receipts' array, or JSON Lines")
+
+
+def _whole_value(line: bytes) -> bool:
+    """Whether one line is a whole JSON value to the careful decoder (deep nesting counts)."""
+    try:
+        _exact(line)
+        return True
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
 
 
 def read_input(path: str) -> Records:

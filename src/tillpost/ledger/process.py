@@ -208,8 +208,8 @@ def decoded(records: Records, i: int):
     if type(item) is bytes:
         try:
             return _exact.decode(item)
-        except msgspec.DecodeError:
-            pass  # malformed: `get` says where
+        except (msgspec.MsgspecError, RecursionError):
+            pass  # what plain JSON is not (malformed, NaN, too deep, huge integers): `get` reads it carefully
     return records.get(i)
 
 

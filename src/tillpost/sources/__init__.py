@@ -22,8 +22,8 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from decimal import Decimal
 
+from ..engine.decoding import decode_exact, escaped, lone_surrogates, utf8_problem, without_bom
 from ..engine.receipts import InputError, Records, parse_input, read_input
 from .mapping import Mapper, SourceError
 
@@ -122,8 +122,12 @@ def read_receipts(path: str, ruleset=None, source: str | None = None) -> Records
 
     module = importlib.import_module(f"{__name__}.{adapter.module}")
     mapper = Mapper(ruleset, options.get("source", name) if name == "csv" else name)
-    results = module.convert(data, origin, mapper, options)
-    return to_records(origin, results)
+    try:
+        return to_records(origin, module.convert(data, origin, mapper, options))
+    except SourceError as e:  # about the export as a whole (its business day, its shape), not one record
+        raise InputError(origin, f"{name} export: {escaped(str(e))}") from None
+    except READ_FAILURES as e:
+        raise InputError(origin, f"{name} export cannot be read: {type(e).__name__}: {escaped(str(e))}") from None
 
 
 def to_records(origin: str, results) -> Records:
@@ -133,10 +137,16 @@ def to_records(origin: str, results) -> Records:
     from .closing_records import ClosingSourceError
 
     for rid, result in results:
+        if not isinstance(result, SourceError):
+            broken = lone_surrogates(result)
+            if broken:  # text no output can write (a POS's broken emoji): the record's error, in words
+                result = SourceError(f"{escaped(rid)}: text with a lone surrogate (\\ud800–\\udfff), which is no "
+                                     f"character, in {', '.join(broken)}")
         if isinstance(result, SourceError):
-            errors[len(items)] = str(result)
+            errors[len(items)] = escaped(str(result))
             # a closing's stand-in is a closing: its error is reported among the closings'
-            items.append({"type": "closing", "id": rid} if isinstance(result, ClosingSourceError) else {"id": rid})
+            items.append({"type": "closing", "id": escaped(rid)} if isinstance(result, ClosingSourceError)
+                         else {"id": escaped(rid)})
         else:
             items.append(result)
     return Records(origin, items, exact=True, errors=errors)
@@ -170,23 +180,29 @@ def each_record(records, source: str, what: str, id_name: str, id_of, read, labe
 
 
 def load_json(data: bytes, origin: str) -> list:
-    """A JSON document or JSON Lines, numbers with fractions decoded as Decimal (never float)."""
+    """A JSON document or JSON Lines, numbers with fractions decoded as Decimal (never float),
+    read as carefully as tillpost's own receipts (engine/decoding.py)."""
+    data = without_bom(data)
+    problem = utf8_problem(data)
+    if problem is not None:
+        line, column, _, words = problem
+        raise InputError(origin, words, line, column)
     try:
-        return [json.loads(data, parse_float=Decimal)]
+        return [decode_exact(data)]
+    except RecursionError:
+        raise InputError(origin, "the export nests deeper than tillpost reads") from None
     except json.JSONDecodeError as first:
         docs = []
         for n, raw in enumerate(data.split(b"\n"), start=1):
             if not raw.strip():
                 continue
             try:
-                docs.append(json.loads(raw, parse_float=Decimal))
-            except json.JSONDecodeError:
+                docs.append(decode_exact(raw))
+            except (json.JSONDecodeError, RecursionError):
                 raise InputError(origin, f"malformed JSON: {first.msg}", first.lineno, first.colno) from None
         if not docs:
             raise InputError(origin, "malformed JSON: the input is empty") from None
         return docs
-    except UnicodeDecodeError as e:
-        raise InputError(origin, f"not UTF-8 JSON: {e.reason}") from None
 
 
 def time_zone(options: dict, origin: str):

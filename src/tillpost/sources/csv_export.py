@@ -131,7 +131,13 @@ def _rows(data: bytes, origin: str, mapping: dict) -> tuple[list[str], list[tupl
     except (UnicodeDecodeError, LookupError) as e:
         raise InputError(origin, f"cannot decode the CSV as {encoding}: {e}") from None
     delimiter = mapping.get("delimiter", ",").replace("\\t", "\t")
-    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, quotechar=mapping.get("quote", '"'))
+    quote = mapping.get("quote", '"')
+    if delimiter == quote:
+        raise InputError(origin, f"the CSV mapping gives {delimiter!r} as both the delimiter and the quote character")
+    try:
+        reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, quotechar=quote)
+    except (TypeError, csv.Error) as e:  # the schema lets no such mapping through; say so if one comes anyway
+        raise InputError(origin, f"the CSV mapping's delimiter {delimiter!r} or quote {quote!r} cannot be used: {e}") from None
     try:
         header = next(reader)
     except StopIteration:

@@ -15,7 +15,9 @@ a list of those, or JSON Lines of them.
   `cancelled`, is voided.
 - A sales line charges `totalNetAmountWithTax` (tax-inclusive businesses), of
   which `serviceCharge` is the service charge: that becomes a line of its own,
-  category `service-charge`, with the line's VAT. The line's `taxAmount` is
+  category `service-charge`, with the line's VAT — or outside VAT when the line's
+  `taxAmount` is the VAT of the goods alone (the POS did not tax the charge, and a
+  receipt's printed VAT must agree with its rates). The line's `taxAmount` is
   unrounded; the VAT as charged is those summed per VAT name, rounded once. The
   VAT name is mapped from `taxCode` or `taxRatePercentage`; the category from
   `accountingGroup.name`; the cost from `unitCostPrice`.
@@ -151,7 +153,12 @@ def sale_receipt(sale: dict, day: BusinessDay, mapper, options: dict) -> dict:
                           sku=str(sl.get("sku") or ""), description=prefix + name, discount=cents(discount),
                           cost=(cost * q / quantity) if cost else None))
         if service:
-            lines.append(line(Decimal(1), service, vat, category=mapper.category(SERVICE_CHARGE),
+            service_vat = vat
+            if incl and rate is not None:
+                part = rate / (100 + rate)
+                if abs(tax - goods * part) < abs(tax - charged * part):  # the goods' VAT alone
+                    service_vat = mapper.outside_vat("a service charge the POS does not tax", problems)
+            lines.append(line(Decimal(1), service, service_vat, category=mapper.category(SERVICE_CHARGE),
                               description=f"Service charge {name}".strip()))
     vat_printed = {name: cents(amount) for name, amount in line_tax.items()}
 

@@ -427,10 +427,11 @@ def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None
             documents = []
             for code in sorted({e["journal"]["code"] for e in entries}):
                 part = [e for e in entries if e["journal"]["code"] == code]
-                documents.append(Document(f"{_slug(code)}.{t.extension}", template.render(**base, entries=part)))
+                documents.append(Document(f"{_file_name(code)}.{t.extension}", template.render(**base, entries=part)))
         else:
-            documents = [Document(f"{_slug(e['key'])}.{t.extension}", template.render(**base, entry=e, entries=[e]))
-                         for e in entries]
+            documents = _distinct([Document(f"{_file_name(e['key'])}.{t.extension}",
+                                           template.render(**base, entry=e, entries=[e])) for e in entries],
+                                  [e["key"] for e in entries], t.extension)
     except UndefinedError as e:  # a template bug, never the user's: say which template
         raise TargetError(f"target '{t.name}': template {t.template}: {e}") from e
     return Rendering(t, documents, errors, left_out)
@@ -495,6 +496,36 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "document"
 
 
+_NAME_MAX = 80
+
+
+def _file_name(key: str, hashed: bool = False) -> str:
+    """A file name of its own for a document key (a receipt id, a journal code), whatever it holds:
+    the key itself when it is a plain name (letters, digits, `.`, `_`, `-`; not starting with a
+    dot; at most 80 characters), else its slug, cut short, and a short hash of the key, so `INV/1`
+    and `INV_1`, or two emoji ids, never share a file and a 300-character id stays a file name."""
+    import hashlib
+    import re
+
+    if not hashed and len(key) <= _NAME_MAX and re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", key):
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{_slug(key)[:_NAME_MAX].rstrip('._-') or 'document'}-{digest}"
+
+
+def _distinct(documents: list[Document], keys: list[str], extension: str) -> list[Document]:
+    """Names that differ only in case (`INV-1`, `inv-1`) share a file on a case-insensitive disk:
+    the later ones get the hashed name."""
+    seen: set[str] = set()
+    out = []
+    for doc, key in zip(documents, keys):
+        if doc.name.casefold() in seen:
+            doc = Document(f"{_file_name(key, hashed=True)}.{extension}", doc.text)
+        seen.add(doc.name.casefold())
+        out.append(doc)
+    return out
+
+
 # -- the command line ---------------------------------------------------------------------
 
 
@@ -511,8 +542,10 @@ def render_to(result, ruleset: RuleSet, target: str, out: str | None) -> None:
     except TargetError as e:
         click.echo(f"tillpost: {e}", err=True)
         sys.exit(2)
+    from ..engine.terminal import printable
+
     for err in rendering.errors:
-        click.echo(f"error: {err}", err=True)
+        click.echo(printable(f"error: {err}"), err=True)
     try:
         write_rendering(rendering, out)
     except (OSError, TargetError) as e:
