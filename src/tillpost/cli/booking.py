@@ -19,7 +19,7 @@ def print_diagnostics(diagnostics: Diagnostics, fmt: str = "text") -> None:
         click.echo(json.dumps([d.as_dict() for d in diagnostics.sorted()], indent=2), err=True)
     elif diagnostics.items:
         click.echo(diagnostics.format(), err=True)
-        n_err, n_warn = len(diagnostics.errors), len(diagnostics.warnings)
+        n_err, n_warn = diagnostics.count("error"), diagnostics.count("warning")
         click.echo(f"{n_err} error(s), {n_warn} warning(s)", err=True)
 
 
@@ -53,18 +53,19 @@ def write_out(text: str, out: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="Diagnostics as text, or as JSON for editors and CI annotations.")
 @click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
-              help="Receipt files or folders (a client's cases/): also warn about rules no case matches and "
-                   "facts only a catch-all rule caught. Repeatable.")
+              help="Receipt files or folders (a client's cases/): book them, report each receipt that cannot be "
+                   "booked as an error, and warn about rules no case matches and facts only a catch-all rule "
+                   "caught. Repeatable.")
 def check(rules: str, fmt: str, cases: tuple[str, ...]) -> None:
     """Compile RULES and report every problem; exit 0 (warnings only) or 2 (errors).
 
     Besides the compiler's diagnostics, lint warnings: accounts declared in RULES that
     no rule books on, and with --cases, rules no case matches and facts only a
-    catch-all rule caught.
+    catch-all rule caught. With --cases, a case receipt that cannot be booked is an error.
     """
     from ..api import compile_file
     from ..workflow.diff import receipt_files
-    from ..workflow.lint import lint
+    from ..workflow.lint import case_errors, lint
 
     from ..targets import check_target_settings
 
@@ -73,6 +74,7 @@ def check(rules: str, fmt: str, cases: tuple[str, ...]) -> None:
         check_target_settings(ruleset, diagnostics)
         try:
             lint(ruleset, rules, diagnostics, receipt_files(list(cases)))
+            case_errors(ruleset, receipt_files(list(cases)), diagnostics)
         except InputError as e:
             print_diagnostics(diagnostics, fmt)
             click.echo(str(e), err=True)
