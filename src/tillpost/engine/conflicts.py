@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import product
 
 from .ruleset import Rule
 
@@ -152,29 +153,60 @@ def _split_attribute(kind: str, box: Box, live: list[Box], space: FactSpace) -> 
 # -- pairs ---------------------------------------------------------------------------------
 
 
+EXACT_KEYS = 64  # a rule with at most this many value combinations is indexed by all of them
+
+
+def _keys(rule: Rule, attrs: list[str]) -> int:
+    n = 1
+    for a in attrs:
+        n *= len(rule.conditions[a])
+    return n
+
+
 def _meeting_pairs(ones: list[Rule], others: list[Rule], same: bool, common: list[str]) -> Iterator[tuple[Rule, Rule]]:
-    """The pairs (a of ones, b of others) whose values meet on every attribute in `common`."""
+    """The pairs (a of ones, b of others) whose values meet on every attribute in `common`.
+
+    A rule with few value combinations on `common` (the usual one value each) is looked up
+    by them all at once; one with long `in` lists through the attribute where its values are
+    rarest, then checked on the others — so neither the product of long lists is made, nor
+    are all rules sharing one value (a category across a hundred stores) compared."""
     if not common:
         for i, a in enumerate(ones):
             for b in (others[i + 1:] if same else others):
                 yield a, b
         return
-    index = {c: defaultdict(list) for c in common}
+    exact: dict[tuple, list[int]] = defaultdict(list)  # the others with few combinations, by each of them
+    wide = {c: defaultdict(list) for c in common}  # the others with many, by the value of each attribute
+    every = {c: defaultdict(list) for c in common}  # all others, by the value of each attribute
     for pos, b in enumerate(others):
+        few = _keys(b, common) <= EXACT_KEYS
+        if few:
+            for key in product(*(b.conditions[c] for c in common)):
+                exact[key].append(pos)
         for c in common:
             for v in b.conditions[c]:
-                index[c][v].append(pos)
+                every[c][v].append(pos)
+                if not few:
+                    wide[c][v].append(pos)
     for i, a in enumerate(ones):
-        best = min(common, key=lambda c: sum(len(index[c].get(v, ())) for v in a.conditions[c]))
         seen = set()
+        candidates = []
+        if _keys(a, common) <= EXACT_KEYS:
+            for key in product(*(a.conditions[c] for c in common)):
+                candidates.extend(exact.get(key, ()))
+            index = wide
+        else:
+            index = every
+        best = min(common, key=lambda c: sum(len(index[c].get(v, ())) for v in a.conditions[c]))
         for v in a.conditions[best]:
-            for pos in index[best].get(v, ()):
-                if pos in seen or (same and pos <= i):
-                    continue
-                seen.add(pos)
-                b = others[pos]
-                if all(not a.conditions[c].isdisjoint(b.conditions[c]) for c in common if c != best):
-                    yield a, b
+            candidates.extend(index[best].get(v, ()))
+        for pos in candidates:
+            if pos in seen or (same and pos <= i):
+                continue
+            seen.add(pos)
+            b = others[pos]
+            if all(not a.conditions[c].isdisjoint(b.conditions[c]) for c in common):
+                yield a, b
 
 
 def inside(rules: list[Rule], by_value: dict, box: Box) -> list[Box]:

@@ -158,6 +158,8 @@ def check_target_settings(ruleset: RuleSet, diagnostics: Diagnostics | None = No
         return f"; did you mean '{close}'?" if close else ""
 
     d = diagnostics if diagnostics is not None else Diagnostics()
+    if not ruleset.target_settings:
+        return d  # nothing to check: not worth reading every target's manifest
     for file in ruleset.files:
         if file not in d.sources and os.path.isfile(file):
             d.add_source(file, Path(file).read_text(encoding="utf-8"))
