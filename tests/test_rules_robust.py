@@ -130,15 +130,27 @@ def test_skipping_turnover_payments_is_refused_with_the_account_to_post_them_to(
     text = CHART.replace("when payment post KAS kas -> debiteuren", "when payment method=cash skip")
     [error] = errors(text + "when sale post VRK debiteuren -> omzet\n")
     line = text.splitlines().index("when payment method=cash skip") + 1
-    assert error == (f"{line}:26: turnover payments (method cash) cannot be skipped: the turnover sales are booked on "
-                     "debtors account 'debiteuren' (1300), where the counter debtor would stay open by their amount; "
-                     "post them against it: `when payment method=cash post JOURNAL ACCOUNT -> debiteuren`")
+    assert error == (f"{line}:26: turnover payments (method cash) cannot be skipped: turnover receipts are booked "
+                     "against the counter debtor on debtors account 'debiteuren' (1300), which would stay open by "
+                     "their amount; post them against it: `when payment method=cash post JOURNAL ACCOUNT -> debiteuren`")
 
 
 def test_skipping_cash_rounding_of_turnover_receipts_is_refused():
     text = CHART.replace("when rounding post KAS afronding -> debiteuren", "when rounding skip")
     [error] = errors(text + "when sale post VRK debiteuren -> omzet\n")
     assert "the cash rounding of turnover receipts cannot be skipped" in error
+
+
+def test_skipping_sales_or_vat_of_turnover_receipts_is_refused_but_a_vat_of_0_percent_books_nothing_anyway():
+    [error] = errors(CHART + "when sale category=fooi skip\nwhen sale post VRK debiteuren -> omzet\n")
+    assert error.endswith("the sales of turnover receipts cannot be skipped: turnover receipts are booked against the "
+                          "counter debtor on debtors account 'debiteuren' (1300), which would stay open by their "
+                          "amount; post them against it: `when sale category=fooi post JOURNAL debiteuren -> ACCOUNT`")
+    text = CHART + "vat none 0%\nwhen tax vat=none skip\nwhen sale post VRK debiteuren -> omzet\n"
+    ruleset, d = compile_text(text)
+    assert ruleset is not None, d.format()
+    [error] = errors(text.replace("when tax vat=none skip", "when tax vat in (none, high) mode=turnover skip"))
+    assert "the VAT of turnover receipts cannot be skipped" in error
 
 
 def test_a_skip_that_no_turnover_payment_reaches_is_fine():

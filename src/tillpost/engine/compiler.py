@@ -45,6 +45,10 @@ from .templates import template_problems
 SOURCE_MAPPINGS = ("payment", "tax", "category")
 INDIVIDUAL_PLACEHOLDERS = ("number", "id", "date", "store", "register", "customer", "debtor")
 MAX_CONFLICTS = 50
+# The facts of a turnover receipt that together net the counter debtor to zero, as they are called
+# in a message: what the receipt was sold for, its VAT, what was paid and the cash rounding.
+SETTLING = {"sale": "the sales of turnover receipts", "tax": "the VAT of turnover receipts",
+            "payment": "turnover payments", "rounding": "the cash rounding of turnover receipts"}
 
 
 def _one_of(words) -> str:
@@ -325,21 +329,25 @@ class _Compiler:
         return FactSpace(finite, {"payment": [("method", "mode", modes)]})
 
     def turnover_debtors(self) -> Account | None:
-        """The debtors account turnover sales are booked on (the first by name), if any: the
-        account the counter debtor's payments and cash rounding must be booked against."""
-        debtors = sorted({a.name: a for r in self.rules if r.kind in ("sale", "tax") and r.post
-                          and self.may_be_turnover(r) for a in (r.post.debit, r.post.credit) if a.debtors}.items())
+        """The debtors account turnover receipts are booked against (the first by name), if any:
+        on it the counter debtor must net to zero, so every settling fact must be booked on it."""
+        debtors = sorted({a.name: a for r in self.rules if r.kind in SETTLING and r.post and self.may_be_turnover(r)
+                          for a in (r.post.debit, r.post.credit) if a.debtors}.items())
         return debtors[0][1] if debtors else None
 
     def check_settling_skips(self, matcher: Matcher, space: FactSpace, statements_by_pos: dict) -> None:
-        """A turnover payment or cash rounding that is skipped leaves the counter debtor open,
-        when the turnover sales are booked on a debtors account: refuse the rule."""
+        """A skipped sale, VAT, payment or cash rounding of a turnover receipt leaves the counter
+        debtor open by its amount when the others are booked against it: refuse the rule.
+        (A VAT name of 0% books nothing anyway; when no turnover rule books on a debtors account,
+        the receipts are booked straight on cash and revenue, and a skip leaves nothing open.)"""
         account = self.turnover_debtors()
         if account is None:
-            return  # the sales are booked straight on cash or revenue: a skip leaves nothing open
-        where = f"debtors account '{account.name}' ({account.number})"
+            return
+        why = (f"turnover receipts are booked against the counter debtor on debtors account '{account.name}' "
+               f"({account.number}), which would stay open by their amount")
         turnover = frozenset(m.name for m in self.methods.values() if m.mode == "turnover")
-        for kind in ("payment", "rounding"):
+        taxed = frozenset(v.name for v in self.vats.values() if v.rate)
+        for kind, what in SETTLING.items():
             index = matcher.kinds[kind]
             for rule in index.rules:
                 if rule.post is not None:
@@ -347,25 +355,21 @@ class _Compiler:
                 covers = ([c.conditions for c in index.rules if c is not rule] if not rule.conditions else
                           [c for c in inside(index.rules, index.by_value, rule.conditions) if c != rule.conditions])
                 box = dict(rule.conditions)
-                if kind == "rounding":
-                    box["mode"] = box.get("mode", frozenset(MODES)) & {"turnover"}
-                    skipped = bool(box["mode"]) and uncovered(kind, box, covers, space) is not None
-                else:
+                if kind == "payment":
                     skipped = [m for m in sorted(box.get("method", turnover) & turnover)
                                if uncovered(kind, {**box, "method": frozenset([m])}, covers, space) is not None]
+                    what = f"turnover payments (method {', '.join(skipped)})"
+                else:
+                    box["mode"] = box.get("mode", frozenset(MODES)) & {"turnover"}
+                    if kind == "tax":
+                        box["vat"] = box.get("vat", taxed) & taxed
+                    skipped = all(box.values()) and uncovered(kind, box, covers, space) is not None
                 if not skipped:
                     continue
-                pos = statements_by_pos[rule.pos]["action"].pos
-                if kind == "payment":
-                    names = ", ".join(skipped)
-                    self.d.error(pos, f"turnover payments (method {names}) cannot be skipped: the turnover sales "
-                                 f"are booked on {where}, where the counter debtor would stay open by their amount; "
-                                 f"post them against it: `when payment method={skipped[0]} post JOURNAL ACCOUNT -> "
-                                 f"{account.name}`")
-                else:
-                    self.d.error(pos, "the cash rounding of turnover receipts cannot be skipped: the turnover sales "
-                                 f"are booked on {where}, where the counter debtor would stay open by it; post it "
-                                 f"against that account: `when rounding post JOURNAL ACCOUNT -> {account.name}`")
+                side = f"JOURNAL {account.name} -> ACCOUNT" if kind in ("sale", "tax") else f"JOURNAL ACCOUNT -> {account.name}"
+                self.d.error(statements_by_pos[rule.pos]["action"].pos,
+                             f"{what} cannot be skipped: {why}; post them against it: "
+                             f"`{rule.text.removesuffix('skip')}post {side}`")
 
     def check_coverage(self) -> None:
         kinds = {r.kind for r in self.rules}
@@ -374,7 +378,7 @@ class _Compiler:
         debtors = self.turnover_debtors()
         for m in self.methods.values():
             if not any("method" not in r.conditions or m.name in r.conditions["method"] for r in payment_rules):
-                how = (f"(post it against {debtors.name}, where the turnover sales are booked)"
+                how = (f"(post it against {debtors.name}, the counter debtor's account)"
                        if debtors and m.mode == "turnover" else "(post it, or skip it when it is paid later)")
                 self.d.error(m.pos, f"method '{m.name}' has no payment rule; add `when payment method={m.name} …` {how}")
         for v in self.vats.values():
@@ -383,9 +387,9 @@ class _Compiler:
         first = Position(self.main, 1, 1)
         for kind in FACT_KINDS:
             if kind not in kinds:
-                fix = (f"write `when {kind} post JOURNAL ACCOUNT -> {debtors.name}` to book them against the "
-                       "turnover sales" if debtors and kind in ("payment", "rounding")
-                       else f"write `when {kind} skip` to book none")
+                side = f"{debtors.name} -> ACCOUNT" if kind in ("sale", "tax") else f"ACCOUNT -> {debtors.name}"
+                fix = (f"write `when {kind} post JOURNAL {side}` to book them against the counter debtor"
+                       if debtors and kind in SETTLING else f"write `when {kind} skip` to book none")
                 self.d.warning(first, f"no rule books {kind} facts: a receipt with one will be an error; {fix}")
 
     def check_sources(self) -> None:
