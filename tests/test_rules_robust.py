@@ -234,6 +234,7 @@ def test_include_paths_the_system_refuses_are_diagnostics_at_the_include(tmp_pat
     main = write(rules / "client.rules", b'include "a\x00b.rules"\ninclude "loop"\ninclude "folder"\n' + CHART.encode())
     found = compile_errors(main)
     assert found[0].startswith(f"{main}:1:9: error: include 'a\\0b.rules': a path cannot contain a NUL character")
+    assert found[0].splitlines()[1] == '    include "a␀b.rules"'  # a control character is shown, not sent
     assert found[1].startswith(f"{main}:2:9: error: include 'loop': a symbolic link on the way loops back on itself")
     assert found[2].startswith(f"{main}:3:9: error: include 'folder' is a folder, not a rule file")
 

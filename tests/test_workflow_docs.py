@@ -105,5 +105,11 @@ def test_every_compiler_message_is_documented():
                    "include cycle", "no such file", "is declared but no rule books on it",
                    "no fact of the cases matches this rule", "only this catch-all rule booked",
                    "of target", "unknown mode", "`with` is for individual methods", "is this method itself",
-                   "is individual too", "must credit a debtors account", "in an individual receipt"]:
+                   "is individual too", "must credit a debtors account", "in an individual receipt",
+                   # the diagnostics of issue 10: templates, skips, includes, bytes, recovery, repeats, lint
+                   "a placeholder takes no format", "names no field", "a placeholder is a plain name",
+                   "cannot be skipped", "is a folder, not a rule file", "a path cannot contain a NUL character",
+                   "loops back on itself", "nests includes more than", "is not UTF-8 text", "did you mean 'account'?",
+                   "is not a condition (attribute=value)", "more like this in", "its sides look swapped",
+                   "case receipt", "add a rule for their overlap", "did you mean 'twinfield'?"]:
         assert phrase in doc, phrase

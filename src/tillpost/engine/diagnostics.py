@@ -19,6 +19,9 @@ ERROR = "error"
 WARNING = "warning"
 MAX_REPEATS = 10  # times one message is shown per file; the rest are counted
 SHOWN_LINE = 160  # characters of a long source line quoted around the caret
+# Control characters shown as their pictures (NUL as ␀, ESC as ␛): one column each, so the caret
+# stays under its word, and nothing in a rule file can steer the terminal it is shown on.
+_VISIBLE = {**{i: 0x2400 + i for i in range(32)}, 127: 0x2421}
 
 
 class Position(NamedTuple):
@@ -44,10 +47,10 @@ class Diagnostic:
     source_line: str = ""
 
     def format(self) -> str:
-        head = f"{self.pos}: {self.severity}: {self.message}"
+        head = f"{self.pos}: {self.severity}: {self.message}".translate(_VISIBLE)
         if not self.source_line:
             return head
-        line = self.source_line.rstrip("\n").expandtabs(1)
+        line = self.source_line.rstrip("\n").expandtabs(1).translate(_VISIBLE)
         col = self.pos.col
         if len(line) > SHOWN_LINE:  # quote the part around the caret
             start = max(0, min(col - 1 - SHOWN_LINE // 2, len(line) - SHOWN_LINE))
