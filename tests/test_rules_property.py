@@ -333,3 +333,71 @@ def test_generated_rule_files_book_generated_days_balanced_and_as_explain_says(d
                             for e in journal["entries"] if e["mode"] == "turnover" and e["key"] == key
                             for l in e["lines"])
             assert netted(((j, a, d, v), x) for j, a, d, v, x in legs) == booked, key
+
+
+# -- the conflict check accepts exactly the rule sets where every fact has one most specific rule --
+
+CONDITIONS = {"category": ["a", "b"], "store": ["X", "Y"], "refund": ["yes", "no"], "vat": ["high", "low"]}
+FACTS = [dict(zip(("category", "store", "refund", "vat"), values))
+         for values in __import__("itertools").product(["a", "b", "c"], ["X", "Y", "Z"], ["yes", "no"], ["high", "low"])]
+
+
+@st.composite
+def sale_rule(draw) -> str:
+    attrs = draw(st.lists(st.sampled_from(sorted(CONDITIONS)), min_size=1, max_size=3, unique=True))
+    parts = []
+    for attr in attrs:
+        values = draw(st.lists(st.sampled_from(CONDITIONS[attr]), min_size=1, max_size=2, unique=True))
+        parts.append(f"{attr}={values[0]}" if len(values) == 1 else f"{attr} in ({', '.join(values)})")
+    return "when sale " + " ".join(parts) + " post VRK debiteuren -> omzet"
+
+
+CHART = """currency EUR counter debtor "BALIE" journal VRK sales journal KAS cash
+account kas 1000 account debiteuren 1300 debtors account btw 1520 account omzet 8000
+vat high 21% vat low 9% method cash turnover
+when tax post VRK debiteuren -> btw when payment post KAS kas -> debiteuren when cost skip
+when rounding post KAS kas -> debiteuren when sale post VRK debiteuren -> omzet
+"""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(sale_rule(), max_size=6))
+def test_rules_compile_exactly_when_every_fact_has_one_most_specific_rule_and_the_index_finds_it(rules):
+    from tillpost.api import compile_text
+
+    ruleset, diagnostics = compile_text(CHART + "\n".join(rules))
+    sales = [r for r in (ruleset.rules if ruleset else ()) if r.kind == "sale"]
+    if ruleset is None:
+        assert all("ambiguous rules" in d.message or "duplicate rule" in d.message for d in diagnostics.errors)
+        if any("duplicate rule" in d.message for d in diagnostics.errors):
+            return  # the same conditions twice (perhaps in another order)
+        # the error is justified: some fact has no single most specific rule among those it matches
+        matched = lambda fact: [r for r in _parsed(rules) if all(fact.get(a) in vs for a, vs in r.items())] + [{}]
+        assert any(not _one_most_specific(matched(f)) for f in FACTS), rules
+        return
+    index = ruleset.matcher.kinds["sale"]
+    for fact in FACTS:
+        attrs = {**fact, "sku": "", "mode": "turnover", "customer": "no", "register": "", "source": ""}
+        matching = [r for r in sales if r.matches(attrs)]
+        found = index.find(attrs)
+        assert found in matching
+        assert all(r is found or found.more_specific_than(r) for r in matching), (fact, found.text)
+
+
+def _parsed(rules: list[str]) -> list[dict]:
+    out = []
+    for rule in rules:
+        conditions = {}
+        for part in re.findall(r"(\w+)(?:=(\w+)| in \(([^)]*)\))", rule.split(" post ")[0][len("when sale "):]):
+            attr, one, many = part
+            conditions[attr] = {one} if one else set(many.split(", "))
+        out.append(conditions)
+    return out
+
+
+def _more_specific(a: dict, b: dict) -> bool:
+    return a != b and all(k in a and a[k] <= v for k, v in b.items())
+
+
+def _one_most_specific(matching: list[dict]) -> bool:
+    return any(all(m is o or _more_specific(m, o) for o in matching) for m in matching)
