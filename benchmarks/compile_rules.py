@@ -18,6 +18,7 @@ The shapes:
 - includes: n levels of includes, each level two files that both include both
   files of the next level (2^n paths to the last file);
 - overlaps: n rules per category and per store, with a rule for each overlap;
+- covered: √n rules per category and per store, and a rule for each of their n overlaps;
 - repeated: one rule with n copies of the same condition (n − 1 errors);
 - long-line: all n statements of a valid file on one line, then 50 syntax errors.
 """
@@ -25,6 +26,7 @@ The shapes:
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import tempfile
@@ -83,6 +85,16 @@ def shape_overlaps(folder: Path, n: int) -> Path:
     return _write(folder / "client.rules", "\n".join(out))
 
 
+def shape_covered(folder: Path, n: int) -> Path:
+    k = math.isqrt(n)  # k categories and k stores, each pair settled by a rule for its overlap
+    out = [BAKERY.replace("when sale category=brood", "# when sale category=brood")]
+    for i in range(k):
+        out.append(f"when sale category=k{i} post VRK debiteuren -> omzet_brood")
+        out.append(f"when sale store=T{i} post VRK debiteuren -> omzet_web")
+    out += [f"when sale category=k{i} store=T{j} post VRK debiteuren -> omzet" for i in range(k) for j in range(k)]
+    return _write(folder / "client.rules", "\n".join(out))
+
+
 def shape_repeated(folder: Path, n: int) -> Path:
     return _write(folder / "client.rules", BAKERY + "\nwhen sale " + "store=A " * n + "post VRK debiteuren -> omzet\n")
 
@@ -96,7 +108,8 @@ def shape_long_line(folder: Path, n: int) -> Path:
 
 SHAPES = {
     "rules": (shape_rules, 1250), "accounts": (shape_accounts, 2500), "in-lists": (shape_in_lists, 5),
-    "includes": (shape_includes, 5), "overlaps": (shape_overlaps, 250), "repeated": (shape_repeated, 1250),
+    "includes": (shape_includes, 5), "overlaps": (shape_overlaps, 250), "covered": (shape_covered, 625),
+    "repeated": (shape_repeated, 1250),
     "long-line": (shape_long_line, 2500),
 }
 

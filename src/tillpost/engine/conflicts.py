@@ -211,17 +211,24 @@ def _meeting_pairs(ones: list[Rule], others: list[Rule], same: bool, common: lis
 
 def inside(rules: list[Rule], by_value: dict, box: Box) -> list[Box]:
     """The conditions of the rules that constrain every attribute of the box, each within it:
-    for the overlap of two rules, the rules more specific than both."""
-    attr = min(box, key=lambda a: sum(len(by_value[a].get(v, ())) for v in box[a]))
-    found = set()
-    for v in box[attr]:
-        found.update(by_value[attr].get(v, ()))
-    out = []
-    for i in sorted(found):
-        c = rules[i].conditions
-        if all(a in c and c[a] <= vs for a, vs in box.items()):
-            out.append(c)
-    return out
+    for the overlap of two rules, the rules more specific than both.
+
+    The rules sharing a value with the box on every attribute are found by intersecting the
+    index's sets (in C), smallest first; only those few are compared value by value."""
+    sets = []
+    for attr, values in box.items():
+        index = by_value[attr]
+        if len(values) == 1:
+            hit = index.get(next(iter(values)))
+        else:
+            hit = set().union(*(index.get(v, ()) for v in values))
+        if not hit:
+            return []
+        sets.append(hit)
+    sets.sort(key=len)
+    found = sets[0].intersection(*sets[1:])
+    return [c for c in (rules[i].conditions for i in sorted(found))
+            if all(a in c and c[a] <= vs for a, vs in box.items())]
 
 
 def conflicts(kind: str, rules: list[Rule], by_value: dict, space: FactSpace) -> Iterator[tuple]:
