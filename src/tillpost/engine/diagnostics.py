@@ -120,7 +120,8 @@ class Diagnostics:
 
     def count(self, severity: str) -> int:
         """How many of a severity there are, those left out included."""
-        return sum(n for (_, sev, _), n in self.seen.items() if sev == severity)
+        shown = sum(1 for d in self.items if d.severity == severity)
+        return shown + sum(n for (_, sev, _), (n, _) in self.left_out.items() if sev == severity)
 
     def _summaries(self) -> list[Diagnostic]:
         return [Diagnostic(severity, pos, f"{n} more like this in {file} not shown: {message}", self._line(pos))
