@@ -412,3 +412,16 @@ def test_a_cache_folder_that_cannot_be_written_only_costs_time(tmp_path):
     assert result.returncode == 0
     assert result.stderr == run_check(rules, tmp_path / "cache").stderr
     assert result.stderr.endswith(f"{rules}: ok: 5 rules, 7 accounts, 2 journals\n")
+
+
+def test_fmt_says_where_a_file_is_not_utf8_and_drops_a_byte_order_mark(tmp_path):
+    from tillpost.cli import workflow  # noqa: F401  (registers fmt)
+
+    bad = write(tmp_path / "bad.rules", b'currency EUR\naccount cafe 8300 "Caf\xe9"\n')
+    result = CliRunner().invoke(cli, ["fmt", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}:2:23: error: the rule file is not UTF-8 text (byte 0xe9 here is no UTF-8)" in result.output
+    marked = write(tmp_path / "marked.rules", b"\xef\xbb\xbfcurrency EUR\n")
+    assert CliRunner().invoke(cli, ["fmt", "--check", str(marked)]).exit_code == 1
+    assert CliRunner().invoke(cli, ["fmt", str(marked)]).exit_code == 0
+    assert marked.read_bytes() == b"currency EUR\n"
