@@ -321,11 +321,14 @@ class _Compiler:
 
     def fact_space(self) -> FactSpace:
         """The values facts can have: fixed words, the declared VAT names and methods; and a
-        payment's method fixes its mode (SPEC §5)."""
+        payment's method fixes its mode (SPEC §5) — but a method an individual one takes `with`
+        it is paid in individual receipts too."""
         finite = {attr: frozenset(values) for attr, values in FIXED_VALUES.items()}
         finite["vat"] = frozenset(self.vats)
         finite["method"] = frozenset(self.methods)
-        modes = {m.name: m.mode for m in self.methods.values()}
+        mixed = {name for m in self.methods.values() for name, _ in m.mixed}
+        modes = {m.name: frozenset({m.mode, "individual"} if m.name in mixed else {m.mode})
+                 for m in self.methods.values()}
         return FactSpace(finite, {"payment": [("method", "mode", modes)]})
 
     def turnover_debtors(self) -> Account | None:
@@ -355,12 +358,12 @@ class _Compiler:
                 covers = ([c.conditions for c in index.rules if c is not rule] if not rule.conditions else
                           [c for c in inside(index.rules, index.by_value, rule.conditions) if c != rule.conditions])
                 box = dict(rule.conditions)
+                box["mode"] = box.get("mode", frozenset(MODES)) & {"turnover"}  # of turnover receipts only
                 if kind == "payment":
-                    skipped = [m for m in sorted(box.get("method", turnover) & turnover)
-                               if uncovered(kind, {**box, "method": frozenset([m])}, covers, space) is not None]
+                    skipped = [m for m in sorted(box.get("method", turnover) & turnover) if box["mode"]
+                               and uncovered(kind, {**box, "method": frozenset([m])}, covers, space) is not None]
                     what = f"turnover payments (method {', '.join(skipped)})"
                 else:
-                    box["mode"] = box.get("mode", frozenset(MODES)) & {"turnover"}
                     if kind == "tax":
                         box["vat"] = box.get("vat", taxed) & taxed
                     skipped = all(box.values()) and uncovered(kind, box, covers, space) is not None

@@ -50,7 +50,7 @@ class Other:
 @dataclass
 class FactSpace:
     """What values facts can have: `finite` attributes and their every value; `couplings` per
-    kind: (attribute, implied attribute, value → the implied attribute's value)."""
+    kind: (attribute, implied attribute, value → the values the implied attribute can have)."""
 
     finite: dict[str, frozenset] = field(default_factory=dict)
     couplings: dict[str, list[tuple[str, str, dict]]] = field(default_factory=dict)
@@ -80,14 +80,14 @@ def _feasible_point(kind: str, box: Box, space: FactSpace) -> dict | None:
         if driver not in box and implied not in box:
             continue
         drivers = box.get(driver, space.finite.get(driver, frozenset()))
-        allowed = box.get(implied)
-        choices = sorted(v for v in drivers if isinstance(v, str) and (allowed is None or mapping.get(v) in allowed))
+        allowed = box.get(implied, space.finite.get(implied, frozenset()))
+        choices = sorted(v for v in drivers if isinstance(v, str) and mapping.get(v, frozenset()) & allowed)
         if not choices:
             return None
         if driver in box:
             point[driver] = choices[0]
         if implied in box:
-            point[implied] = mapping[choices[0]]
+            point[implied] = min(mapping[choices[0]] & allowed)
     return dict(sorted(point.items()))
 
 
@@ -125,7 +125,7 @@ def uncovered(kind: str, box: Box, covers: list[Box], space: FactSpace) -> dict 
             if attr == driver and len(members) == 1:
                 v = next(iter(members))
                 if v in mapping:
-                    implied_values = sub.get(implied, space.finite.get(implied, frozenset())) & {mapping[v]}
+                    implied_values = sub.get(implied, space.finite.get(implied, frozenset())) & mapping[v]
                     if not implied_values:
                         break  # no fact has this value
                     sub[implied] = frozenset(implied_values)
