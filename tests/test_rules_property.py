@@ -4,7 +4,7 @@ The rule files range over every statement and option of the language: client, cu
 counter debtor (a name, a number or a string), group fields in any order or the default,
 describe present or not, journals, accounts (digits or quoted numbers, debtors, names
 spelt like keywords), VAT with and without codes, turnover and individual methods (with
-and without a fixed debtor), declared attributes, includes (one file, or a chart reached
+and without a fixed debtor, paid in part `with` turnover methods), declared attributes, includes (one file, or a chart reached
 through two paths), target and source lines, rules with `=` and `in` conditions on every
 attribute, refinements and a rule for the overlap of two others, skips where nothing is left
 open, statements in any order.
@@ -96,11 +96,13 @@ def rule_files(draw) -> tuple[dict[str, str], dict]:
                               unique=True, max_size=3))
         main_file.append('describe individual "Bon ' + " ".join("{" + f + "}" for f in shown) + '"')
     main_file += [f"method {m} turnover" for m in turnover]
-    fixed = {}
+    fixed, mixed = {}, {}
     for m in individual:
         debtor = pick([None, "20017", '"20050"', "PLATFORM"])
         fixed[m] = debtor.strip('"') if debtor else None
-        main_file.append(f"method {m} individual" + (f" debtor {debtor}" if debtor else ""))
+        mixed[m] = draw(st.lists(st.sampled_from(turnover), unique=True))  # paid in part by these (`with`)
+        main_file.append(f"method {m} individual" + (f" debtor {debtor}" if debtor else "")
+                         + (f" with {', '.join(mixed[m])}" if mixed[m] else ""))
     main_file += [f"attribute {a}" for a in attributes]
     if draw(st.booleans()):
         main_file.append(f'target csv decimal {pick(["point", "comma"])}')
@@ -147,7 +149,7 @@ def rule_files(draw) -> tuple[dict[str, str], dict]:
         statements = ['include "../common/a.rules"', 'include "../common/b.rules"', *statements]
     files["client/client.rules"] = "# generated\n" + "\n".join(statements) + "\n"
     meta = {"counter": counter.strip('"'), "group_by": group_by, "vats": vats, "turnover": turnover,
-            "individual": individual, "fixed": fixed, "attributes": attributes}
+            "individual": individual, "fixed": fixed, "mixed": mixed, "attributes": attributes}
     return files, meta
 
 
@@ -214,7 +216,12 @@ def receipt_days(draw, meta: dict) -> list[dict]:
         if meta["attributes"] and draw(st.booleans()):
             r["attributes"] = {a: draw(st.sampled_from([*ATTRIBUTE_VALUES[a], 2, 1.0])) for a in meta["attributes"]}
         if meta["individual"] and draw(st.integers(0, 3)) == 0:
-            r["payments"] = [{"method": draw(st.sampled_from(meta["individual"])), "amount": str(total)}]
+            method = draw(st.sampled_from(meta["individual"]))
+            r["payments"] = [{"method": method, "amount": str(total)}]
+            if meta["mixed"][method] and draw(st.booleans()):  # a deposit by another method, the rest invoiced
+                deposit = (total * Decimal(draw(st.integers(1, 99))) / 100).quantize(CENT)
+                r["payments"] = [{"method": draw(st.sampled_from(meta["mixed"][method])), "amount": str(deposit)},
+                                 {"method": method, "amount": str(total - deposit)}]
             if draw(st.booleans()):
                 r["customer"] = {"id": f"C{i}", "debtor": "20001", "name": "Jansen"}
         else:
