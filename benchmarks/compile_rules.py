@@ -108,7 +108,7 @@ def shape_long_line(folder: Path, n: int) -> Path:
 
 SHAPES = {
     "rules": (shape_rules, 1250), "accounts": (shape_accounts, 2500), "in-lists": (shape_in_lists, 5),
-    "includes": (shape_includes, 5), "overlaps": (shape_overlaps, 250), "covered": (shape_covered, 625),
+    "includes": (shape_includes, 3), "overlaps": (shape_overlaps, 250), "covered": (shape_covered, 625),
     "repeated": (shape_repeated, 1250),
     "long-line": (shape_long_line, 2500),
 }
