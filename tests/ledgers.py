@@ -54,8 +54,10 @@ class ThrowawayServer:
             shutil.chown(self.folder, "postgres")
         data = os.path.join(self.folder, "data")
         self._run([os.path.join(bindir, "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"])
+        # fsync off: the tests never survive a machine's crash, only a server's (a restart test kills
+        # it), which a commit written to the operating system survives; so commits stay synchronous.
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+                   "-c full_page_writes=off -c max_connections=300")
         self._run([os.path.join(bindir, "pg_ctl"), "-D", data, "-o", options, "-l",
                    os.path.join(self.folder, "log"), "-w", "start"])
         self.data = data
@@ -63,6 +65,14 @@ class ThrowawayServer:
 
     def _run(self, args: list[str]) -> None:
         subprocess.run(self.as_user + args, check=True, capture_output=True, timeout=120)
+
+    def restart(self) -> None:
+        """Stop the server at once and start it again: every connection to it breaks."""
+        for store in list(_open.values()):
+            store.close()
+        _open.clear()
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "immediate", "-w", "-l",
+                   os.path.join(self.folder, "log"), "restart"])
 
     def stop(self) -> None:
         try:
@@ -72,6 +82,11 @@ class ThrowawayServer:
 
 
 _server: ThrowawayServer | None = None
+
+
+def own_server() -> ThrowawayServer | None:
+    """The throw-away server these tests started (None when TILLPOST_TEST_PG names another)."""
+    return _server
 
 
 def server_url() -> str | None:

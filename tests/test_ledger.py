@@ -171,7 +171,15 @@ def test_the_ledger_entries_render_like_tillpost_book(db, rules):
     assert stripped == booked["entries"]
     assert all(e["kind"] == "regular" and e["corrects"] == [] for e in ran["entries"])
     assert ran["receipts"]["open"] == booked["open"] and ran["receipts"]["voided"] == booked["voided"]
+    assert any(e.get("closings") for e in ran["entries"])  # the day's till closings, in its turnover entries
+    # K2's counts agree: it is booked and books nothing.
+    assert booked_closings(booked) == {"AMS01-K1-2026-11-20"}
+    assert ran["closings"]["booked"] == ["AMS01-K1-2026-11-20", "AMS01-K2-2026-11-20"]
     assert [{k: v for k, v in e.items() if k != "run"} for e in stored_entries(db)] == ran["entries"]
+
+
+def booked_closings(journal: dict) -> set:
+    return {c for e in journal["entries"] for c in e.get("closings", ())}
 
 
 def test_final_twice_books_once(db):

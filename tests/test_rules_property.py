@@ -131,6 +131,10 @@ def rule_files(draw) -> tuple[dict[str, str], dict]:
     if draw(st.booleans()):
         rules.append("when cost category=koffie skip")
     rules.append(f"when rounding post {j['cash']} afronding -> {deb}")
+    # till closings: a count that differs, cash taken to the bank (no debtor: never the debtors account)
+    rules += pick([[], ["when difference skip"], [f"when difference post {j['cash']} kas -> afronding"]])
+    rules += pick([[], ["when movement skip"], [f"when movement kind in (payin, deposit) post {j['cash']} kas -> pin",
+                                                 f"when movement kind=payout post {j['cash']} kas -> kostprijs"]])
 
     statements = [s for s in main_file if s] + rules
     layout = pick(["one file", "include", "diamond"])

@@ -106,6 +106,8 @@ def test_every_compiler_message_is_documented():
                    "no fact of the cases matches this rule", "only this catch-all rule booked",
                    "of target", "unknown mode", "`with` is for individual methods", "is this method itself",
                    "is individual too", "must credit a debtors account", "in an individual receipt",
+                   "a till closing has no debtor", "of a till closing always have",
+                   "a movement is payin, payout or deposit", "a till closing with one will be an error",
                    # the diagnostics of issue 10: templates, skips, includes, bytes, recovery, repeats, lint
                    "a placeholder takes no format", "names no field", "a placeholder is a plain name",
                    "cannot be skipped", "is a folder, not a rule file", "a path cannot contain a NUL character",

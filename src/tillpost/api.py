@@ -16,6 +16,8 @@ unusable rules (`RulesError`) or unusable input (`InputError`) raise.
 from __future__ import annotations
 
 from .engine.book import BookResult, book
+from .engine.closings import (Closing, ClosingBooking, ClosingError, Reconciliation, book_closing, read_closing,
+                              reconcile, register_payments)
 from .engine.compiler import compile_file, compile_text, load_rules
 from .engine.diagnostics import Diagnostics, RulesError
 from .engine.entries import Entry, EntryLine
@@ -25,9 +27,10 @@ from .engine.receipts import InputError, Records, parse_input, read_input, read_
 from .engine.ruleset import RuleSet
 
 __all__ = [
-    "BookResult", "Diagnostics", "Entry", "EntryLine", "InputError", "ReceiptError", "Records", "RuleSet",
-    "RulesError", "book", "canonical", "compile_file", "compile_text", "explain_receipt", "load_rules",
-    "parse_input", "read_input", "read_receipt", "read_receipts", "render_table", "render_target", "to_json",
+    "BookResult", "Closing", "ClosingBooking", "ClosingError", "Diagnostics", "Entry", "EntryLine", "InputError",
+    "ReceiptError", "Reconciliation", "Records", "RuleSet", "RulesError", "book", "book_closing", "canonical",
+    "compile_file", "compile_text", "explain_receipt", "load_rules", "parse_input", "read_closing", "read_input",
+    "read_receipt", "read_receipts", "reconcile", "register_payments", "render_table", "render_target", "to_json",
 ]
 
 render_table = to_table
@@ -52,7 +55,8 @@ def render_target(result: BookResult | dict, ruleset: RuleSet, target: str, sett
 
 
 def explain_receipt(ruleset: RuleSet, records: Records, receipt_id: str) -> tuple[str, bool]:
-    """A readable account of how one receipt is booked: each fact, its rule, its legs."""
+    """A readable account of how one receipt is booked: each fact, its rule, its legs. The id
+    of a till closing explains the closing, and reconciles it with the receipts of its register."""
     from .engine.book import _read
     from .engine.facts import FactsError, receipt_facts
     from .engine.journal import money
@@ -102,4 +106,91 @@ def explain_receipt(ruleset: RuleSet, records: Records, receipt_id: str) -> tupl
         if isinstance(booking, ReceiptError):
             out.append(f"  error: {booking.message}")
         return "\n".join(out) + "\n", True
+    for item in records.closings:
+        text = _explain_closing(ruleset, records, item, receipt_id)
+        if text is not None:
+            return text, True
     return f"receipt {receipt_id}: not in the input\n", False
+
+
+def _explain_closing(ruleset: RuleSet, records: Records, item, closing_id: str) -> str | None:
+    """How one till closing is booked, and how it reconciles with the receipts of its register
+    in the same input; None when `item` is another closing."""
+    from .engine.book import _read
+    from .engine.closings import closing_attributes, closing_facts, closing_id as id_of
+    from .engine.facts import Fact, FactsError
+    from .engine.journal import money
+
+    obj, closing, problem = item.read()
+    cid = closing.id if closing else id_of(obj, item.position)
+    if cid != closing_id:
+        return None
+    out = [f"closing {cid}"]
+    if problem:
+        out.append(f"  error: {problem}")
+        return "\n".join(out) + "\n"
+    out.append(f"  {closing.date} store {closing.store} register {closing.register or '-'}"
+               + (f" closed {closing.closed}" if closing.closed else ""))
+    try:
+        facts = [Fact._make(f) for f in closing_facts(closing, ruleset)]
+    except FactsError as e:
+        out.append("  error: " + "; ".join(e.reasons))
+        return "\n".join(out) + "\n"
+    rvalues = closing_attributes(closing, ruleset)
+    names = dict(zip(ruleset.matcher.receipt_attrs, rvalues))
+    booking = book_closing(closing, ruleset)
+    legs = iter(booking.legs) if not isinstance(booking, ClosingError) else iter(())
+    for fact in facts:
+        out.append("  fact " + describe_fact(fact, names))
+        rule = ruleset.matcher.kinds[fact.kind].lookup(rvalues, fact.values)
+        if rule is None:
+            out.append("    no rule matches")
+            continue
+        out.append(f"    rule {rule.where}: {rule.text}")
+        if rule.post is None:
+            out.append("    books nothing (skip)")
+        elif not isinstance(booking, ClosingError):
+            for leg in (next(legs), next(legs)):
+                side = "debit " if leg.amount > 0 else "credit"
+                out.append(f"    {leg.journal} {side} {leg.account} {money(abs(leg.amount), ruleset.decimals)}")
+    if not facts:
+        out.append("  no differences and no movements: books nothing")
+    if isinstance(booking, ClosingError):
+        out.append(f"  error: {booking.message}")
+    receipts = []
+    for i in range(len(records)):
+        _, receipt, bad = _read(records, i)
+        if bad is None and receipt.status == "completed" and (receipt.store, receipt.register, receipt.date) == (
+                closing.store, closing.register, closing.date):
+            receipts.append(receipt)
+    paid = register_payments(receipts).get((closing.store, closing.register, closing.date), {})
+    out.append(f"  against the {len(receipts)} completed receipt(s) of register {closing.register or '-'} on "
+               f"{closing.date} in this input:")
+    out.extend("  " + line for line in reconciliation_table(reconcile(closing, paid), ruleset.decimals))
+    return "\n".join(out) + "\n"
+
+
+def reconciliation_table(recon: Reconciliation, decimals: int) -> list[str]:
+    """A closing's reconciliation as text lines: per method the POS's figures and the receipts'."""
+    from .engine.journal import money
+
+    def shown(value) -> str:
+        return "-" if value is None else money(value, decimals)
+
+    rows = [("method", "expected", "counted", "difference", "float", "movements", "POS receipts", "receipts",
+             "reconciliation")]
+    for m in recon.methods.values():
+        rows.append((m.method, shown(m.expected), shown(m.counted), shown(m.difference if m.counted is not None
+                                                                          else None),
+                     shown(m.opening_float), shown(m.movements), shown(m.pos_receipts), shown(m.receipts),
+                     shown(m.reconciliation) + ("" if m.complete else "  ← " + (
+                         f"{money(-m.reconciliation, decimals)} of receipts missing" if m.reconciliation < 0
+                         else f"{money(m.reconciliation, decimals)} of receipts the POS did not count"))))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) + "  " + r[-1]
+             for r in rows]
+    lines.append("complete: the receipts are what the POS counted" if recon.complete
+                 else f"incomplete: {money(recon.missing, decimals)} of receipts missing" if recon.missing > 0
+                 else f"incomplete: {money(-recon.missing, decimals)} more in receipts than the POS counted"
+                 if recon.missing < 0 else "incomplete: receipts missing for one method, extra for another")
+    return [line.rstrip() for line in lines]

@@ -118,16 +118,21 @@ def book_cmd(rules: str, receipts: str, fmt: str, source: str | None, target: st
         write_out(to_json(result, ruleset), out)
     for err in result.errors:
         click.echo(f"error: receipt {err.receipt}: {err.message}", err=True)
-    sys.exit(1 if result.errors else 0)
+    for err in result.closing_errors:
+        click.echo(f"error: closing {err.closing}: {err.message}", err=True)
+    sys.exit(0 if result.ok else 1)
 
 
 @cli.command()
 @click.argument("rules", type=click.Path(dir_okay=False))
 @click.argument("receipts")
-@click.option("--receipt", "receipt_id", required=True, help="The id of the receipt to explain.")
+@click.option("--receipt", "receipt_id", required=True,
+              help="The id of the receipt (or till closing) to explain.")
 @click.option("--source", default=None, help="The source adapter that reads RECEIPTS.")
 def explain(rules: str, receipts: str, receipt_id: str, source: str | None) -> None:
-    """Show, for one receipt, each fact, the rule (file:line) that matched it, and the lines it produced."""
+    """Show, for one receipt, each fact, the rule (file:line) that matched it, and the lines it produced.
+
+    For a till closing also how it reconciles with the receipts of its register in RECEIPTS."""
     ruleset = compile_or_exit(rules)
     records = read_or_exit(receipts, ruleset, source)
     try:

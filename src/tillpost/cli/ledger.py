@@ -149,8 +149,10 @@ def process_cmd(rules, receipts, db, client, trial, stores, registers, receipt_i
         write_out(render(result, ruleset, fmt), out)
     for item in result.receipts()["error"]:
         click.echo(f"error: receipt {item['receipt']}: {item['message']}", err=True)
+    for item in result.receipts("closing")["error"]:
+        click.echo(f"error: closing {item['closing']}: {item['message']}", err=True)
     click.echo(result.summary(), err=True)
-    sys.exit(1 if result.counts["error"] else 0)
+    sys.exit(1 if result.counts["error"] or result.counts["closing_errors"] else 0)
 
 
 @cli.command("status")

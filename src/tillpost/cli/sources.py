@@ -19,4 +19,4 @@ def sources_cmd() -> None:
         click.echo(f"{name.ljust(width)}  {description}")
     click.echo("\nOptions: --source NAME:KEY=VALUE,… (timezone=Europe/Amsterdam, currency=EUR); "
                "csv:MAPPING.yaml names the CSV column mapping.\nMap POS names to the rule file's with "
-               "`source NAME payment|tax|category \"POS NAME\" -> name`.")
+               "`source NAME payment|tax|category|movement \"POS NAME\" -> name`.")

@@ -1,4 +1,4 @@
-"""The booking run: receipts in, entries and the error list out.
+"""The booking run: receipts (and till closings) in, entries and the error list out.
 
 This is the loop the other runners (CLI, ledger, targets, tests) call. It is
 the only place that sees the whole batch: it reports duplicate ids, sorts
@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from dataclasses import dataclass, field
 
+from .closings import ClosingBooking, ClosingError, book_closings
 from .entries import Entry, EntryBuilder
 from .gcpause import gc_paused
 from .postings import Booking, ReceiptError, book_receipt
@@ -30,10 +31,14 @@ class BookResult:
     open: list[str]
     voided: list[str]
     bookings: list[Booking] = field(default_factory=list)  # per receipt, when asked for
+    # Till closings (SPEC §11): the ids booked, those in error, and their bookings when asked for.
+    closings: list[str] = field(default_factory=list)
+    closing_errors: list[ClosingError] = field(default_factory=list)
+    closing_bookings: list[ClosingBooking] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and not self.closing_errors
 
 
 def _as_records(receipts) -> Records:
@@ -133,10 +138,15 @@ def _book(ruleset: RuleSet, receipts, keep_bookings: bool, selected) -> BookResu
         status[rid] = "error"
         errors[rid] = f"id {rid} occurs {count} times in this input; none of them is booked"
 
+    closings = book_closings(ruleset, records.closings, add, selected, keep_bookings) if records.closings else None
+
     return BookResult(
         entries=builder.entries(),
         errors=[ReceiptError(rid, errors[rid]) for rid in sorted(errors)],
         open=sorted(rid for rid, s in status.items() if s == "open"),
         voided=sorted(rid for rid, s in status.items() if s == "voided"),
         bookings=[bookings[rid] for rid in sorted(bookings)] if keep_bookings else [],
+        closings=closings.booked if closings else [],
+        closing_errors=closings.errors if closings else [],
+        closing_bookings=closings.bookings if closings else [],
     )

@@ -17,6 +17,7 @@ from .gcpause import gc_paused
 from .matcher import Matcher
 from .mixed import check_mixed
 from .ruleset import (
+    CLOSING_KINDS,
     CURRENCY_DECIMALS,
     DEFAULT_DESCRIBE,
     DEFAULT_GROUP,
@@ -26,6 +27,7 @@ from .ruleset import (
     JOURNAL_TYPES,
     KIND_ATTRIBUTES,
     MODES,
+    MOVEMENT_KINDS,
     RECEIPT_ATTRIBUTES,
     Account,
     Journal,
@@ -42,7 +44,7 @@ from .rulefiles import read_statements, rules_root  # noqa: F401  (rules_root: f
 from .syntax import Statement, Word, did_you_mean, parse
 from .templates import template_problems
 
-SOURCE_MAPPINGS = ("payment", "tax", "category")
+SOURCE_MAPPINGS = ("payment", "tax", "category", "movement")
 INDIVIDUAL_PLACEHOLDERS = ("number", "id", "date", "store", "register", "customer", "debtor")
 MAX_CONFLICTS = 50
 # The facts of a turnover receipt that together net the counter debtor to zero, as they are called
@@ -390,16 +392,41 @@ class _Compiler:
         first = Position(self.main, 1, 1)
         for kind in FACT_KINDS:
             if kind not in kinds:
-                side = f"{debtors.name} -> ACCOUNT" if kind in ("sale", "tax") else f"ACCOUNT -> {debtors.name}"
-                fix = (f"write `when {kind} post JOURNAL {side}` to book them against the counter debtor"
-                       if debtors and kind in SETTLING else f"write `when {kind} skip` to book none")
-                self.d.warning(first, f"no rule books {kind} facts: a receipt with one will be an error; {fix}")
+                holder = "a till closing" if kind in CLOSING_KINDS else "a receipt"
+                if debtors is not None and kind in SETTLING:
+                    side = f"{debtors.name} -> ACCOUNT" if kind in ("sale", "tax") else f"ACCOUNT -> {debtors.name}"
+                    fix = f"write `when {kind} post JOURNAL {side}` to book them against the counter debtor"
+                else:
+                    fix = f"write `when {kind} skip` to book none"
+                self.d.warning(first, f"no rule books {kind} facts: {holder} with one will be an error; {fix}")
 
     def check_sources(self) -> None:
         for m in self.sources:
             table = {"payment": (self.methods, "method"), "tax": (self.vats, "VAT name")}.get(m.what)
             if table and m.name not in table[0]:
                 self.d.error(m.pos, f"undeclared {table[1]} '{m.name}'" + _did_you_mean(m.name, table[0]))
+            if m.what == "movement" and m.name not in MOVEMENT_KINDS:
+                self.d.error(m.pos, f"a movement is {_one_of(MOVEMENT_KINDS)}, never '{m.name}'")
+
+    def check_closing_rules(self, statements_by_pos: dict) -> None:
+        """A till closing's facts have no debtor and are always turnover (SPEC §11)."""
+        always = {"mode": "turnover", "refund": "no", "customer": "no"}
+        for rule in self.rules:
+            if rule.kind not in CLOSING_KINDS:
+                continue
+            for attr, value in always.items():
+                if attr in rule.conditions and value not in rule.conditions[attr]:
+                    word = next(c.attr for c in statements_by_pos[rule.pos]["conditions"] if c.attr.text == attr)
+                    self.d.error(word.pos, f"{rule.kind} facts of a till closing always have {attr}={value}: "
+                                 "this rule never matches")
+            if rule.post is None:
+                continue
+            for account, role in ((rule.post.debit, "debit"), (rule.post.credit, "credit")):
+                if account.debtors:
+                    self.d.error(statements_by_pos[rule.pos][role].pos,
+                                 f"a till closing has no debtor: {rule.kind} facts cannot be booked on debtors "
+                                 f"account '{account.name}'; book them on the cash account and a result or "
+                                 "clearing account")
 
     def run(self) -> RuleSet | None:
         handlers = {
@@ -421,6 +448,7 @@ class _Compiler:
             self.d.error(Position(self.main, 1, 1), "no currency declared; add `currency EUR` (or another ISO 4217 code)")
         self.check_describe()
         self.check_counter_debtor(by_pos)
+        self.check_closing_rules(by_pos)
         if not self.d.errors:
             # Coverage of a file with broken statements would only repeat what they broke.
             self.check_coverage()

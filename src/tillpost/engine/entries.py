@@ -1,7 +1,9 @@
 """Postings → journal entries: grouped, summed, netted, ordered (SPEC §6–7).
 
 Turnover receipts go into one entry per journal per group key (date and store
-by default); an individual receipt into one entry per journal of its own.
+by default); an individual receipt into one entry per journal of its own. A
+till closing's differences and movements join the turnover entries of their
+group key; the entry lists the closings it holds beside its receipts.
 Within an entry, legs with the same account, debtor and VAT name are summed
 and netted; zero lines and empty entries are dropped. Both legs of a posting
 always land in the same entry, so every entry balances by construction, and
@@ -13,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from .closings import ClosingBooking
 from .postings import Booking, invoice_debtor
 from .ruleset import RuleSet
 
@@ -41,6 +44,7 @@ class Entry:
     description: str
     receipts: tuple[str, ...]
     lines: tuple[EntryLine, ...]
+    closings: tuple[str, ...] = ()  # the till closings whose differences and movements it holds
 
     def __post_init__(self):
         debit = sum((l.debit for l in self.lines), ZERO)
@@ -66,12 +70,13 @@ class _Group:
     sums over each journal's lines at the end.
     """
 
-    __slots__ = ("date", "sums", "receipts", "fields")
+    __slots__ = ("date", "sums", "receipts", "closings", "fields")
 
     def __init__(self, date: str, fields: dict):
         self.date = date
         self.sums: dict = {}  # Stem → net amount
         self.receipts: dict[str, dict[str, None]] = {}  # journal → the receipts that post in it
+        self.closings: dict[str, dict[str, None]] = {}  # journal → the till closings that post in it
         self.fields = fields
 
 
@@ -93,7 +98,7 @@ class EntryBuilder:
             group.date = date
         sums = group.sums
         get = sums.get
-        receipts = group.receipts
+        receipts = group.receipts if booking.__class__ is not ClosingBooking else group.closings
         last = None
         for stem, amount in booking.postings:
             sums[stem] = get(stem, ZERO) + amount if sign > 0 else get(stem, ZERO) - amount
@@ -143,6 +148,7 @@ class EntryBuilder:
                         lines.append(EntryLine(account, net if net > 0 else ZERO, -net if net < 0 else ZERO, debtor, vat))
                 if lines:
                     result.append(Entry(journal, group.date, mode, "/".join(key), description,
-                                        tuple(sorted(group.receipts.get(journal, ()))), tuple(lines)))
+                                        tuple(sorted(group.receipts.get(journal, ()))), tuple(lines),
+                                        tuple(sorted(group.closings.get(journal, ())))))
         result.sort(key=lambda e: (e.date, e.journal, e.key))
         return result

@@ -31,9 +31,10 @@ class Fact(NamedTuple):
 
     @property
     def where(self) -> str:
-        """Where on the receipt the fact comes from: lines[0], vat[high], payments[1], …"""
+        """Where on the receipt (or closing) the fact comes from: lines[0], vat[high], payments[1], counts[0], …"""
         return {"sale": f"lines[{self.ref}]", "cost": f"lines[{self.ref}].cost", "tax": f"vat[{self.ref}]",
-                "payment": f"payments[{self.ref}]", "rounding": "cash_rounding"}[self.kind]
+                "payment": f"payments[{self.ref}]", "rounding": "cash_rounding",
+                "difference": f"counts[{self.ref}]", "movement": f"movements[{self.ref}]"}[self.kind]
 
 
 class FactsError(Exception):

@@ -22,7 +22,7 @@ def money(amount: Decimal, decimals: int) -> str:
 
 
 def entry_dict(entry: Entry, decimals: int) -> dict:
-    return {
+    out = {
         "journal": entry.journal,
         "date": entry.date,
         "mode": entry.mode,
@@ -35,12 +35,16 @@ def entry_dict(entry: Entry, decimals: int) -> dict:
             for l in entry.lines
         ],
     }
+    if entry.closings:  # only when it holds any: the output of a day without closings is unchanged
+        out["closings"] = list(entry.closings)
+    return out
 
 
 def canonical(result: BookResult, ruleset: RuleSet) -> dict:
     return {
         "entries": [entry_dict(e, ruleset.decimals) for e in result.entries],
-        "errors": [{"receipt": e.receipt, "message": e.message} for e in result.errors],
+        "errors": [{"receipt": e.receipt, "message": e.message} for e in result.errors]
+        + [{"closing": e.closing, "message": e.message} for e in result.closing_errors],
         "open": list(result.open),
         "voided": list(result.voided),
     }
@@ -74,9 +78,14 @@ def to_table(result: BookResult, ruleset: RuleSet, width: int = 100) -> str:
                           money(l.credit, ruleset.decimals) if l.credit else "")
         console.print(table)
         receipts = ", ".join(e.receipts[:8]) + (f" … ({len(e.receipts)} receipts)" if len(e.receipts) > 8 else "")
-        console.print(f"  receipts: {receipts}\n")
+        held = [f"  receipts: {receipts}"] if e.receipts or not e.closings else []
+        if e.closings:
+            held.append(f"  closings: {', '.join(e.closings)}")
+        console.print("\n".join(held) + "\n")
     for err in result.errors:
         console.print(f"error {err.receipt}: {err.message}")
+    for err in result.closing_errors:
+        console.print(f"error closing {err.closing}: {err.message}")
     if result.open:
         console.print("open: " + ", ".join(result.open))
     if result.voided:

@@ -14,7 +14,9 @@ from decimal import Decimal
 
 from .diagnostics import Position
 
-FACT_KINDS = ("sale", "tax", "payment", "cost", "rounding")
+FACT_KINDS = ("sale", "tax", "payment", "cost", "rounding", "difference", "movement")
+CLOSING_KINDS = ("difference", "movement")  # the facts of a till closing (SPEC §11), always turnover
+MOVEMENT_KINDS = ("payin", "payout", "deposit")
 JOURNAL_TYPES = ("cash", "memo", "sales")
 MODES = ("turnover", "individual")
 GROUP_FIELDS = ("date", "store", "register")
@@ -36,12 +38,15 @@ KIND_ATTRIBUTES = {
     "payment": ("method",),
     "cost": ("category", "sku"),
     "rounding": (),
+    "difference": ("method",),
+    "movement": ("kind", "method"),
 }
 # Attributes whose values are fixed words; a condition on another value can never match.
 FIXED_VALUES = {
     "mode": MODES,
     "refund": ("yes", "no"),
     "customer": ("yes", "no"),
+    "kind": MOVEMENT_KINDS,
 }
 
 # Decimals of a currency's minor unit (ISO 4217).

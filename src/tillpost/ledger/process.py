@@ -49,7 +49,8 @@ import orjson
 from ..engine.book import _read
 from ..engine.entries import Entry, EntryBuilder, EntryLine
 from ..engine.journal import entry_dict
-from ..engine.postings import Booking, ReceiptError, book_receipt, receipt_attributes
+from ..engine.postings import Booking, ReceiptError, Stem, book_receipt, receipt_attributes
+from ..engine.closings import ClosingError, ClosingItem, book_closing, closing_id, take_closings
 from ..engine.receipts import Receipt, ReceiptInvalid, Records, _FloatSeen, decode_receipt, receipt_id
 from ..engine.ruleset import RuleSet
 from .store import ReceiptRow, Store, StoredReceipt
@@ -101,12 +102,19 @@ class Seen:
     key: tuple[str, str]  # (source, id)
     hash: str
     fields: tuple  # store, register, number, date, created (as found, "" when unreadable)
-    records: Records
+    records: Records | None  # where a receipt is (None for a closing)
     index: int
     copies: int = 1
+    closing: ClosingItem | None = None  # a till closing (SPEC §11) instead of a receipt
+
+    @property
+    def kind(self) -> str:
+        return "receipt" if self.closing is None else "closing"
 
     @property
     def content(self) -> str:
+        if self.closing is not None:
+            return content_of(self.closing.decoded())
         return content_of(self.records.get(self.index))
 
 
@@ -142,30 +150,48 @@ class RunResult:
 
     @property
     def counts(self) -> dict:
+        """Receipts per status; till closings booked (in any status but error) and in error."""
         counts = {s: 0 for s in STATUSES}
+        counts["closings"] = counts["closing_errors"] = 0
         for c in self.changes:
-            counts[c.status] += 1
+            if c.seen.closing is None:
+                counts[c.status] += 1
+            else:
+                counts["closing_errors" if c.status == "error" else "closings"] += 1
         counts["unchanged"] = self.unchanged
         counts["entries"] = len(self.entries)
         return counts
 
-    def receipts(self) -> dict:
+    def receipts(self, kind: str = "receipt") -> dict:
+        """The ids per status (errors with their message) of the receipts (or closings) the run changed."""
         out: dict = {s: [] for s in STATUSES}
         for c in sorted(self.changes, key=lambda c: c.seen.key[1]):
+            if c.seen.kind != kind:
+                continue
             rid = c.seen.key[1]
-            out[c.status].append({"receipt": rid, "message": c.reason} if c.status == "error" else rid)
+            out[c.status].append({kind: rid, "message": c.reason} if c.status == "error" else rid)
         return out
 
+    def closings(self) -> dict:
+        out = self.receipts("closing")
+        return {s: ids for s, ids in out.items() if s in ("booked", "late", "changed", "error")}
+
     def as_dict(self) -> dict:
-        return {"run": self.run, "mode": "final" if self.final else "trial", "entries": self.entries,
-                "receipts": self.receipts(), "counts": self.counts}
+        out = {"run": self.run, "mode": "final" if self.final else "trial", "entries": self.entries,
+               "receipts": self.receipts(), "counts": self.counts}
+        if any(c.seen.closing is not None for c in self.changes):
+            out["closings"] = self.closings()
+        return out
 
     def summary(self) -> str:
         c = self.counts
         what = "final run" if self.final else "trial run (nothing written)"
+        closings = ""
+        if c["closings"] or c["closing_errors"]:
+            closings = f"; {c['closings']} till closing(s) booked, {c['closing_errors']} in error"
         return (f"{what} {self.run}: {sum(c[s] for s in STATUSES) + c['unchanged']} receipts: {c['booked']} booked, "
                 f"{c['late']} late, {c['changed']} changed, {c['open']} open, {c['voided']} voided, "
-                f"{c['error']} errors, {c['unchanged']} unchanged; {c['entries']} entries")
+                f"{c['error']} errors, {c['unchanged']} unchanged{closings}; {c['entries']} entries")
 
 
 # -- reading the input ---------------------------------------------------------------------
@@ -182,6 +208,33 @@ def content_of(obj) -> str:
 def _text(obj, key: str) -> str:
     value = obj.get(key) if isinstance(obj, dict) else None
     return value if isinstance(value, str) else ""
+
+
+def _seen_once(seen: dict[str, Seen], obj, rid: str, make) -> None:
+    content = content_of(obj)
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    if rid.startswith("#"):
+        # No id: it can only be told apart by its content.
+        rid = "#" + digest[:12]
+    if rid in seen:
+        seen[rid].copies += 1
+        return
+    fields = (_text(obj, "store"), _text(obj, "register"), _text(obj, "number"), _text(obj, "date"),
+              _text(obj, "created") or _text(obj, "closed") or None)
+    seen[rid] = make((_text(obj, "source"), rid), digest, fields)
+
+
+def scan_closings(inputs: list[Records], selection: Selection) -> dict[str, Seen]:
+    """Every selected till closing of the inputs once (by id), with how often its id occurs."""
+    seen: dict[str, Seen] = {}
+    for records in inputs:
+        for item in records.closings:
+            obj = item.decoded()
+            if selection.matches(obj):
+                _seen_once(seen, obj, closing_id(obj, item.position),
+                           lambda key, digest, fields, item=item: Seen(key, digest, fields, None, item.position,
+                                                                       closing=item))
+    return seen
 
 
 def scan(inputs: list[Records], selection: Selection, progress: Progress | None = None) -> dict[str, Seen]:
@@ -215,8 +268,10 @@ def scan(inputs: list[Records], selection: Selection, progress: Progress | None 
 
 
 def stored_records(rows: list[tuple[str, str, str]]) -> Records:
-    """Stored receipt contents, readable again exactly like JSON Lines."""
-    return Records(FROM_LEDGER, [content.encode() for _, _, content in rows])
+    """Stored receipt (and closing) contents, readable again exactly like JSON Lines."""
+    records = Records(FROM_LEDGER, [content.encode() for _, _, content in rows])
+    take_closings(records)
+    return records
 
 
 # -- deciding, per receipt -----------------------------------------------------------------
@@ -306,6 +361,59 @@ def decide(ruleset: RuleSet, seen: Seen, stored: StoredReceipt | None, stored_pa
     return change
 
 
+def decide_closing(ruleset: RuleSet, seen: Seen, stored: StoredReceipt | None, clash: str | None) -> Change:
+    """What a run does with a till closing: booked (late, changed) like a receipt, or an error.
+
+    `clash` is why it cannot be booked for its register and day whatever its content (another
+    closing of that register and day, in this input or booked before)."""
+    was_booked = bool(stored and stored.booked_as)
+    if was_booked and seen.copies == 1 and seen.hash == stored.booked_hash and clash is None:
+        return Change(seen, stored, stored.booked_as, None, stored.booked_as, stored.booked_hash, "[]")
+    obj, closing, problem = seen.closing.read()
+    keep = (stored.booked_as, stored.booked_hash) if was_booked else (None, None)
+    stands = STANDS if was_booked else ""
+    if seen.copies > 1:
+        problem = f"id {seen.key[1]} occurs {seen.copies} times in this input; none of them is booked"
+    elif problem is None and clash is not None:
+        problem = clash
+    if problem is None:
+        booking = book_closing(closing, ruleset)
+        if isinstance(booking, ClosingError):
+            problem = booking.message
+        else:
+            status = "changed" if was_booked else "booked"
+            change = Change(seen, stored, status, None, status, seen.hash, "[]", booking=booking)
+            change.reverse = was_booked
+            return change
+    return Change(seen, stored, "error", problem + stands, *keep, "[]")
+
+
+def closing_clashes(seen: dict[str, Seen], store: Store) -> dict[str, str]:
+    """Closing id → why it clashes: a register closes once a day, so two closings of one store,
+    register and day (in this input, or one booked before under another id) are errors."""
+    by_register: dict[tuple, list[str]] = {}
+    for cid, s in seen.items():
+        shop, register, _, date, _ = s.fields
+        if shop and date:
+            by_register.setdefault((shop, register, date), []).append(cid)
+    out: dict[str, str] = {}
+    booked = store.closings_of(list(by_register))
+    for (shop, register, date), ids in by_register.items():
+        others = [o for o in ids]
+        earlier = [b for b in booked.get((shop, register, date), []) if b not in ids]
+        for cid in ids:
+            also = [o for o in others if o != cid]
+            if also:
+                out[cid] = (f"register {register or '(none)'} of store {shop} is closed more than once on {date} "
+                            f"in this input (also by {', '.join(also)}); a register closes once a day: none of "
+                            "them is booked")
+            elif earlier:
+                out[cid] = (f"register {register or '(none)'} of store {shop} was closed on {date} already, by "
+                            f"{', '.join(earlier)}; a register closes once a day (send that closing again, "
+                            "corrected, under its own id)")
+    return out
+
+
 # -- building the entries ------------------------------------------------------------------
 
 
@@ -315,7 +423,8 @@ def _net(lines: dict, legs) -> None:
         lines[k] = lines.get(k, ZERO) + Decimal(amount)
 
 
-def _entry_from(journal: str, date: str, mode: str, key: str, description: str, receipts, lines: dict) -> Entry | None:
+def _entry_from(journal: str, date: str, mode: str, key: str, description: str, receipts, lines: dict,
+                closings=()) -> Entry | None:
     out = []
     for (account, debtor, vat) in sorted(lines, key=lambda k: (k[0], k[1] or "", k[2] or "")):
         net = lines[(account, debtor, vat)]
@@ -323,7 +432,7 @@ def _entry_from(journal: str, date: str, mode: str, key: str, description: str, 
             out.append(EntryLine(account, net if net > 0 else ZERO, -net if net < 0 else ZERO, debtor, vat))
     if not out:
         return None
-    return Entry(journal, date, mode, key, description, tuple(sorted(receipts)), tuple(out))
+    return Entry(journal, date, mode, key, description, tuple(sorted(receipts)), tuple(out), tuple(sorted(closings)))
 
 
 def _current_entries(rows: list[list[dict]]) -> dict[tuple, list[int]]:
@@ -372,8 +481,10 @@ class _Planner:
         self.next_entry = next_entry
         self.builders: dict[tuple, EntryBuilder] = {}  # (kind, corrects) → builder
         self.reversals: dict[tuple, dict] = {}  # (journal, mode, key, corrects) → lines, receipts, entry ids
-        # (group, store, date of the receipt) → (account, debtor, vat) → net: what the run adds to the days
+        # (group, store, date of the receipt) → stem (or (account, debtor, vat) for a reversal) → net:
+        # what the run adds to the days
         self.totals: dict[tuple, dict] = {}
+        self.heads: dict = {}  # stem → the JSON heads of its two legs (see _legs)
 
     def _builder(self, kind: str, corrects: tuple) -> EntryBuilder:
         b = self.builders.get((kind, corrects))
@@ -423,28 +534,39 @@ class _Planner:
                 kind = "regular"
             by_kind.setdefault(kind, []).extend(postings)
             group = (kind, journal, mode, key, corrects)
-            legs = []
-            for stem, amount in postings:
-                legs.append([*stem.debit, str(amount)])
-                legs.append([*stem.credit, str(-amount)])
-            # As text: orjson's bytes keep their kilobyte buffer, text is exactly as long as it is.
-            change.groups.append((group, orjson.dumps(legs).decode()))
+            change.groups.append((group, self._legs(postings)))
             self._total(group, shop, date, postings)
         for kind, postings in by_kind.items():
             part = booking if len(by_kind) == 1 and len(postings) == len(booking.postings) else \
-                Booking(booking.receipt, mode, booking.key, postings, booking.ruleset)
+                type(booking)(booking.receipt, mode, booking.key, postings, booking.ruleset)
             self._builder(kind, corrects).add(part)
         if "supplement" in by_kind and change.status == "booked":
             change.status = change.booked_as = "late"
 
+    def _legs(self, postings) -> str:
+        """The postings' legs as the JSON the ledger keeps: [[account, debtor, vat, amount], …],
+        debit then credit per posting. Written from each stem's two JSON heads, made once:
+        booking a day writes this for every receipt."""
+        heads = self.heads
+        parts = []
+        for stem, amount in postings:
+            pair = heads.get(stem)
+            if pair is None:
+                pair = heads[stem] = (orjson.dumps(list(stem.debit)).decode()[:-1] + ',"',
+                                      orjson.dumps(list(stem.credit)).decode()[:-1] + ',"')
+            text = str(amount)
+            parts.append(pair[0] + text + '"]')
+            parts.append(pair[1] + (text[1:] if text[0] == "-" else "-" + text) + '"]')
+        return "[" + ",".join(parts) + "]"
+
     def _total(self, group: tuple, shop: str, date: str, postings) -> None:
-        """Add a group's postings to the day totals (see `day_deltas`)."""
+        """Add a group's postings to the day totals, per stem (spread over lines in `totals_by_line`)."""
         sums = self.totals.get((group, shop, date))
         if sums is None:
             sums = self.totals[(group, shop, date)] = {}
+        get = sums.get
         for stem, amount in postings:
-            sums[stem.debit] = sums.get(stem.debit, ZERO) + amount
-            sums[stem.credit] = sums.get(stem.credit, ZERO) - amount
+            sums[stem] = get(stem, ZERO) + amount
 
     def reverse(self, change: Change, rows: list[list[dict]], keep: frozenset = frozenset()) -> tuple:
         """Take out exactly what the receipt booked, as stored, except in the groups in `keep`
@@ -456,9 +578,9 @@ class _Planner:
         for (journal, mode, key) in reversed_groups:
             legs = [[a, d, v, str(-amount)] for (a, d, v), amount in nets[(journal, mode, key)].items()]
             slot = self.reversals.setdefault((journal, mode, key, corrects),
-                                             {"lines": {}, "receipts": set(), "entries": set()})
+                                             {"lines": {}, "receipts": set(), "closings": set(), "entries": set()})
             _net(slot["lines"], legs)
-            slot["receipts"].add(change.seen.key[1])
+            slot["closings" if change.seen.closing is not None else "receipts"].add(change.seen.key[1])
             slot["entries"].update(g["e"] for row in rows for g in row
                                    if (g["j"], g["m"], g["k"]) == (journal, mode, key) and g["e"] is not None)
             group = ("reversal", journal, mode, key, corrects)
@@ -485,7 +607,7 @@ class _Planner:
                         olds[-1]["description"] if olds else key)
             base = base.split(": ", 1)[1] if base.startswith(("Correction of", "Supplement: ")) else base
             e = _entry_from(journal, date, mode, key, f"Reversal of {_ids(corrects)}: {base}",
-                            slot["receipts"], slot["lines"])
+                            slot["receipts"], slot["lines"], slot["closings"])
             if e is not None:
                 made.append(("reversal", corrects, e))
         made.sort(key=lambda m: (m[2].date, m[2].journal, m[2].key, KIND_ORDER[m[0]], m[1]))
@@ -528,25 +650,38 @@ def _now() -> str:
 BATCH = 5000  # receipts decided before the ledger is asked which of their groups are booked
 
 
+def _selected(store: Store, inputs: list[Records], selection: Selection, kind: str,
+              progress: Progress | None = None) -> tuple[dict[str, Seen], dict[str, StoredReceipt]]:
+    """The receipts (or closings) a run looks at, and what the ledger holds of them.
+
+    `--retry-errors` looks at those in error only: as the input has them (fixed at the
+    POS), else from the content the ledger kept."""
+    scanner = scan if kind == "receipt" else lambda inputs, selection, progress=None: scan_closings(inputs, selection)
+    if not selection.retry_errors:
+        seen = scanner(inputs, selection, progress)
+        return seen, store.receipts_by_id(seen, kind=kind)
+    index = store.receipts_in_status("error", kind=kind)
+    seen = {k: s for k, s in scanner(inputs, selection, progress).items() if k in index}
+    waiting = [row for row in store.stored_contents("error", kind=kind) if row[1] not in seen]
+    for k, s in scanner([stored_records(waiting)], selection).items():
+        if k in index and k not in seen:
+            seen[k] = s
+    return seen, index
+
+
 def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selection,
          progress: Progress | None = None, final: bool = False) -> RunResult:
     """What a run books: computed against the ledger as it is (inside the lock, for a final run).
 
     Only the receipts the input holds are read from the ledger, and only the entry
     groups they book into: a run of a thousand receipts costs the same in a ledger
-    of a hundred or of a million.
+    of a hundred or of a million. The input's till closings are planned after its
+    receipts, the same way.
     """
     run_id, next_entry, next_pk = store.next_ids()
-    if selection.retry_errors:
-        index = store.receipts_in_status("error")
-        seen = {k: s for k, s in scan(inputs, selection, progress).items() if k in index}
-        waiting = [row for row in store.stored_contents("error") if row[1] not in seen]
-        for k, s in scan([stored_records(waiting)], selection, None).items():
-            if k in index and k not in seen:
-                seen[k] = s
-    else:
-        seen = scan(inputs, selection, progress)
-        index = store.receipts_by_id(seen)
+    seen, index = _selected(store, inputs, selection, "receipt", progress)
+    closings, closing_index = _selected(store, inputs, selection, "closing")
+    clashes = closing_clashes(closings, store) if closings else {}
 
     planner = _Planner(ruleset, store, next_entry)
     changes: list[Change] = []
@@ -554,6 +689,21 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
     unchanged = 0
     pending: list[tuple[Change, tuple, frozenset]] = []
     total, done = len(seen), 0
+
+    def plan_change(change: Change) -> None:
+        """Reverse what it booked (where its new booking differs), and queue its new booking."""
+        corrects, keep = (), frozenset()
+        if change.reverse:
+            rows = store.postings_of(change.stored.pk)
+            if change.booking is not None:
+                # Journals where the new content books exactly what is booked need no correction.
+                new = _new_nets(change.booking)
+                keep = frozenset(g for g, lines in _stored_nets(rows).items() if new.get(g, {}) == lines)
+            corrects = planner.reverse(change, rows, keep)
+        changes.append(change)
+        if change.booking is not None:
+            pending.append((change, corrects, keep))
+
     for key, s in seen.items():
         done += 1
         if progress and done % 1000 == 0:
@@ -563,21 +713,15 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
             unchanged += 1
             continue
         stored_payments = store.payments_of(stored.pk) if stored and stored.booked_as else "[]"
-        change = decide(ruleset, s, stored, stored_payments, journals)
-        corrects, keep = (), frozenset()
-        if change.reverse:
-            rows = store.postings_of(stored.pk)
-            if change.booking is not None:
-                # Journals where the new content books exactly what is booked need no correction.
-                new = _new_nets(change.booking)
-                keep = frozenset(g for g, lines in _stored_nets(rows).items() if new.get(g, {}) == lines)
-            corrects = planner.reverse(change, rows, keep)
-        changes.append(change)
-        if change.booking is not None:
-            pending.append((change, corrects, keep))
-            if len(pending) >= BATCH:
-                planner.book_all(pending)
-                pending = []
+        plan_change(decide(ruleset, s, stored, stored_payments, journals))
+        if len(pending) >= BATCH:
+            planner.book_all(pending)
+            pending.clear()
+    for key, s in closings.items():
+        stored = closing_index.get(key)
+        if stored and stored.hash == s.hash and stored.status != "error" and s.copies == 1 and key not in clashes:
+            continue  # a closing seen again as booked: nothing to do, and no receipt to count
+        plan_change(decide_closing(ruleset, s, stored, clashes.get(key)))
     planner.book_all(pending)
     if progress:
         progress("booking", total, total)
@@ -592,13 +736,19 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
     return RunResult(run_id, final, entries, changes, unchanged, ruleset.decimals, ids, totals=planner.totals)
 
 
-def postings_json(groups: list, ids: dict) -> str:
-    """A receipt's postings of one run: [{e: entry id, t: kind, j: journal, m: mode, k: key, l: legs}]."""
+def postings_json(groups: list, ids: dict, heads: dict | None = None) -> str:
+    """A receipt's postings of one run: [{e: entry id, t: kind, j: journal, m: mode, k: key, l: legs}].
+
+    `heads` remembers each group's head: the receipts of a day share their groups."""
     parts = []
-    for (kind, journal, mode, key, corrects), legs in groups:
-        e = ids.get((kind, journal, mode, key, corrects))
-        head = orjson.dumps({"e": e, "t": kind, "j": journal, "m": mode, "k": key}).decode()
-        parts.append(head[:-1] + ',"l":' + legs + "}")
+    for group, legs in groups:
+        head = heads.get(group) if heads is not None else None
+        if head is None:
+            kind, journal, mode, key, corrects = group
+            head = orjson.dumps({"e": ids.get(group), "t": kind, "j": journal, "m": mode, "k": key}).decode()[:-1]
+            if heads is not None:
+                heads[group] = head
+        parts.append(head + ',"l":' + legs + "}")
     return "[" + ",".join(parts) + "]"
 
 
@@ -614,11 +764,13 @@ def day_deltas(result: RunResult) -> dict[tuple, Decimal]:
     for (group, shop, fallback), sums in result.totals.items():
         date = dates.get(result.entry_ids.get(group), fallback)
         journal = group[1]
-        for (account, debtor, vat), amount in sums.items():
-            if amount:
+        for what, amount in sums.items():
+            # A stem (booked) is two lines, debit and credit; a reversal's sums are by line already.
+            lines = ((what.debit, amount), (what.credit, -amount)) if isinstance(what, Stem) else ((what, amount),)
+            for (account, debtor, vat), value in lines:
                 k = (date, shop, journal, account, debtor, vat)
-                deltas[k] = deltas.get(k, ZERO) + amount
-    return deltas
+                deltas[k] = deltas.get(k, ZERO) + value
+    return {k: v for k, v in deltas.items() if v}
 
 
 def write(store: Store, result: RunResult, info: dict, file: tuple[str, str] | None = None) -> None:
@@ -632,14 +784,17 @@ def write(store: Store, result: RunResult, info: dict, file: tuple[str, str] | N
     for c in result.changes:
         shop, register, number, date, created = c.seen.fields
         # The content is kept while the receipt waits (error, open): `--retry-errors` books it from there.
-        row = ReceiptRow(c.pk, "receipt", c.seen.key[0], c.seen.key[1], shop, register, number, date, created,
+        # A closing's content is kept for good: status reconciles its register's day with it.
+        kind = c.seen.kind
+        row = ReceiptRow(c.pk, kind, c.seen.key[0], c.seen.key[1], shop, register, number, date, created,
                          c.seen.hash, c.status, c.reason, c.booked_as, c.booked_hash, c.payments,
-                         c.seen.content if c.status in WAITING else None)
+                         c.seen.content if c.status in WAITING or kind == "closing" else None)
         (new if c.new else old).append(row)
     store.insert_receipts(new, run_id)
     store.update_receipts(old, run_id)
-    store.insert_postings([(c.pk, postings_json(c.groups, result.entry_ids)) for c in result.changes if c.groups],
-                          run_id)
+    heads: dict = {}
+    store.insert_postings([(c.pk, postings_json(c.groups, result.entry_ids, heads))
+                           for c in result.changes if c.groups], run_id)
     store.add_day_totals(day_deltas(result))
     store.finish_run(run_id, _now(), result.counts)
 

@@ -84,9 +84,11 @@ def _status(store: Store, date: str | None, shop: str | None) -> dict:
     exp = Decimal(1).scaleb(-decimals)
     counter = store.client_setting("counter_debtor")
     days: dict[tuple[str, str], dict] = {}
+    paid: dict[tuple, dict[str, Decimal]] = {}  # (date, store, register) → method → what its receipts paid
     for (source, rid, shop_, register, number, day, created, st, reason, booked, payments, pk) in \
             store.receipts_for_status(date, shop):
         d = days.setdefault((day, shop_), _day(day, shop_))
+        d["_registers"].add(register)
         d["counts"][st] += 1
         d["receipts"] += 1
         if st == "error":
@@ -102,9 +104,13 @@ def _status(store: Store, date: str | None, shop: str | None) -> dict:
                     continue
                 p = d["_payments"].setdefault(method, {"receipts": Decimal(0), "booked": Decimal(0), "journals": set()})
                 p["receipts"] += value
+                by_method = paid.setdefault((day, shop_, register), {})
+                by_method[method] = by_method.get(method, Decimal(0)) + value
                 if booked and journal:
                     p["booked"] += value
                     p["journals"].add(journal)
+
+    closings = _closings(store, date, shop, days, paid, decimals)
 
     # The journals' booked totals per day and store, netted per account (kept by every final run).
     nets: dict[tuple, dict[str, Decimal]] = {}
@@ -132,9 +138,11 @@ def _status(store: Store, date: str | None, shop: str | None) -> dict:
             for m, p in sorted(d.pop("_payments").items())]
         d["counter_debtor"] = None if counter is None else {
             "debtor": counter, "open": _shown(debtor_open.get((day, shop_), Decimal(0)), exp)}
+        d["registers"] = _registers(d.pop("_registers"), closings.get((day, shop_), {}), shop_ in closings["_used"])
         d["complete"] = not (d["counts"]["open"] or d["counts"]["error"] or d["gaps"]
                              or any(Decimal(p["difference"]) for p in d["payments"])
-                             or (d["counter_debtor"] and Decimal(d["counter_debtor"]["open"])))
+                             or (d["counter_debtor"] and Decimal(d["counter_debtor"]["open"]))
+                             or any(not r["complete"] for r in d["registers"]))
         out.append(d)
     totals = {s: sum(d["counts"][s] for d in out) for s in STATUSES}
     return {"client": store.client, "date": date, "store": shop, "days": out, "totals": totals,
@@ -145,7 +153,53 @@ def _status(store: Store, date: str | None, shop: str | None) -> dict:
 
 def _day(day: str, shop: str) -> dict:
     return {"date": day, "store": shop, "receipts": 0, "counts": {s: 0 for s in STATUSES},
-            **{s: [] for s in STATUSES}, "backdated": [], "gaps": [], "_payments": {}, "journals": []}
+            **{s: [] for s in STATUSES}, "backdated": [], "gaps": [], "_payments": {}, "journals": [],
+            "_registers": set()}
+
+
+def _closings(store: Store, date, shop, days: dict, paid: dict, decimals: int) -> dict:
+    """(date, store) → register → the register's closing and its reconciliation (SPEC §11).
+
+    A closing for a day on which no receipt arrived still shows: that day appears with
+    no receipts. `_used` names the stores that send closings at all: once a store does,
+    a register of it that had receipts and no closing is not closed, and its day not
+    complete (a webshop, which closes no register, is not held to it).
+    """
+    from ..engine.closings import ClosingInvalid, read_closing, reconcile
+
+    out: dict = {"_used": store.stores_with_closings()}
+    for cid, shop_, register, day, st, reason, content in store.closings_for_status(date, shop):
+        d = days.setdefault((day, shop_), _day(day, shop_))
+        entry = {"register": register, "closing": cid, "status": st, "reason": reason}
+        closing = None
+        if content:
+            try:
+                closing = read_closing(json.loads(content, parse_float=Decimal))
+            except (ClosingInvalid, ValueError, TypeError, ArithmeticError):
+                closing = None  # an unreadable closing in error: its reason says why
+        if closing is not None and st != "error":
+            r = reconcile(closing, paid.get((day, shop_, register), {}))
+            shown = r.as_dict(decimals)
+            entry.update(methods=shown["methods"], complete=shown["complete"],
+                         missing=_shown(r.missing, Decimal(1).scaleb(-decimals)))
+        else:
+            entry.update(methods=[], complete=False, missing=None)
+        out.setdefault((day, shop_), {})[register] = entry
+    return out
+
+
+def _registers(with_receipts: set, closed: dict, used: bool) -> list[dict]:
+    """Per register of the day: its closing's reconciliation, or `not closed`."""
+    rows = []
+    for register in sorted(with_receipts | set(closed)):
+        if register in closed:
+            rows.append({"register": register, "closed": True, **closed[register]})
+        else:
+            rows.append({"register": register, "closed": False, "closing": None, "status": "not closed",
+                         "reason": None, "methods": [], "missing": None,
+                         # Only a client that sends closings is expected to close every register.
+                         "complete": not used})
+    return rows
 
 
 def to_table(report: dict, width: int = 100) -> str:
@@ -167,6 +221,9 @@ def to_table(report: dict, width: int = 100) -> str:
         todo = [f"{n} {what}" for n, what in (
             (c["open"], "open"), (c["error"], "in error"), (len(d["gaps"]), "number gap(s)"),
             (sum(1 for p in d["payments"] if Decimal(p["difference"])), "payment difference(s)")) if n]
+        unreconciled = [r for r in d.get("registers", []) if not r["complete"]]
+        if unreconciled:
+            todo.append(f"{len(unreconciled)} register(s) not reconciled")
         if d.get("counter_debtor") and Decimal(d["counter_debtor"]["open"]):
             todo.append(f"counter debtor {d['counter_debtor']['debtor']} open by {d['counter_debtor']['open']}")
         mark = "complete" if not todo else "incomplete: " + ", ".join(todo)
@@ -192,6 +249,31 @@ def to_table(report: dict, width: int = 100) -> str:
             for p in d["payments"]:
                 t.add_row(p["method"], p["receipts"], p["booked"], p["difference"], ", ".join(p["journals"]))
             console.print(Padding(t, (0, 0, 0, 2)))
+        for r in d.get("registers", []):
+            if not r["closed"]:
+                if not r["complete"]:
+                    console.print(f"  register {r['register'] or '-'}: not closed (no till closing)")
+                continue
+            state = r["status"] if r["status"] != "booked" else ("reconciled" if r["complete"] else
+                                                                   f"{r['missing']} missing" if Decimal(r["missing"] or 0) > 0
+                                                                   else f"{str(-Decimal(r['missing']))} more than the POS counted")
+            if r["status"] == "error":
+                state = f"error: {r['reason']}"
+            console.print(f"  register {r['register'] or '-'} closing {r['closing']}: {state}")
+            if r["methods"]:
+                t = Table(show_header=True, expand=False, pad_edge=False, box=None, padding=(0, 2))
+                columns = (("method", "method"), ("expected", "expected"), ("counted", "counted"),
+                           ("difference", "difference"), ("receipts", "receipts"), ("pos_receipts", "POS receipts"),
+                           ("reconciliation", "reconciliation"))
+                for _, col in columns:
+                    t.add_column(col, justify="left" if col == "method" else "right")
+                for m in r["methods"]:
+                    t.add_row(*(m[k] if m[k] is not None else "-" for k, _ in columns))
+                console.print(Padding(t, (0, 0, 0, 4)))
+                for m in r["methods"]:  # what the POS's expected holds besides the receipts
+                    if Decimal(m["float"] or 0) or Decimal(m["movements"] or 0):
+                        console.print(f"    {m['method']}: expected includes float {m['float']} and movements "
+                                      f"{m['movements']}")
         if d["journals"]:
             console.print("  booked: " + ", ".join(f"{j['journal']} {j['debit']}" for j in d["journals"]))
         console.print("")

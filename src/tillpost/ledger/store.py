@@ -145,7 +145,8 @@ SCHEMA = [
         client {int} NOT NULL,
         entry {int} NOT NULL,
         receipt TEXT NOT NULL,
-        PRIMARY KEY (client, entry, receipt))""",
+        kind TEXT NOT NULL DEFAULT 'receipt' CHECK (kind IN ('receipt', 'closing')),
+        PRIMARY KEY (client, entry, kind, receipt))""",
     "CREATE INDEX entry_receipts_receipt ON entry_receipts (client, receipt)",
     """CREATE TABLE corrections (
         client {int} NOT NULL,
@@ -471,6 +472,21 @@ class Store:
             else:
                 with self.conn.cursor() as cur:
                     cur.executemany(self._sql(sql), rows)
+
+    def _insert_many(self, table: str, columns: tuple[str, ...], rows: list) -> None:
+        """Insert rows (tuples in the order of `columns`): on PostgreSQL by COPY, which a run of
+        100,000 receipts needs (executemany costs a round of Python per row there)."""
+        if not rows:
+            return
+        if self.backend.name == "sqlite":
+            self._write_many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                             rows)
+            return
+        self._hook()
+        with self.conn.cursor() as cur:
+            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -805,10 +821,37 @@ class Store:
                 out[row[0]] = dict(zip(("id", "kind", "journal", "date", "mode", "key", "description"), row))
         return out
 
-    def stored_contents(self, status: str) -> list[tuple[str, str, str]]:
-        """(source, id, content) of every receipt in a status, for `--retry-errors`."""
-        return self.query("SELECT source, id, content FROM receipts WHERE client = ? AND status = ? "
-                          "AND content IS NOT NULL ORDER BY pk", (self._cid(), status))
+    def stored_contents(self, status: str, kind: str = "receipt") -> list[tuple[str, str, str]]:
+        """(source, id, content) of every receipt (or closing) in a status, for `--retry-errors`."""
+        return self.query("SELECT source, id, content FROM receipts WHERE client = ? AND kind = ? AND status = ? "
+                          "AND content IS NOT NULL ORDER BY pk", (self._cid(), kind, status))
+
+    def closings_of(self, registers: list[tuple[str, str, str]]) -> dict[tuple, list[str]]:
+        """(store, register, date) → the ids of the booked closings of those registers and days."""
+        out: dict[tuple, list[str]] = {}
+        for date in sorted({d for _, _, d in registers}):
+            for shop, register, cid in self.query(
+                    "SELECT store, register, id FROM receipts WHERE client = ? AND kind = 'closing' AND date = ? "
+                    "AND booked_as IS NOT NULL", (self._cid(), date)):
+                out.setdefault((shop, register, date), []).append(cid)
+        return out
+
+    def closings_for_status(self, date: str | None, store: str | None = None):
+        """(id, store, register, date, status, reason, content) of the closings of the days asked for."""
+        sql = ("SELECT id, store, register, date, status, reason, content FROM receipts "
+               "WHERE client = ? AND kind = 'closing'")
+        params: list = [self._cid()]
+        if date:
+            sql += " AND date = ?"
+            params.append(date)
+        if store:
+            sql += " AND store = ?"
+            params.append(store)
+        return self.query(sql + " ORDER BY date, store, register, id", params)
+
+    def stores_with_closings(self) -> set[str]:
+        return {shop for (shop,) in self.query("SELECT DISTINCT store FROM receipts WHERE client = ? AND "
+                                               "kind = 'closing'", (self._cid(),))}
 
     def receipts_for_status(self, date: str | None, store: str | None = None):
         sql = ("SELECT source, id, store, register, number, date, created, status, reason, booked_as, payments, pk "
@@ -869,10 +912,14 @@ class Store:
             if eid in out:
                 out[eid]["lines"].append({"account": account, "debit": debit, "credit": credit, "debtor": debtor,
                                           "vat": vat})
-        for eid, receipt in self.query("SELECT entry, receipt FROM entry_receipts WHERE client = ? AND entry >= ? "
-                                       "AND entry <= ? ORDER BY entry, receipt", (cid, lo, hi)):
+        for eid, receipt, kind in self.query(
+                "SELECT entry, receipt, kind FROM entry_receipts WHERE client = ? AND entry >= ? AND entry <= ? "
+                "ORDER BY entry, receipt", (cid, lo, hi)):
             if eid in out:
-                out[eid]["receipts"].append(receipt)
+                if kind == "receipt":
+                    out[eid]["receipts"].append(receipt)
+                else:  # as the canonical entry has them: a list only when it holds any
+                    out[eid].setdefault("closings", []).append(receipt)
         for eid, original in self.query("SELECT entry, original FROM corrections WHERE client = ? AND entry >= ? "
                                         "AND entry <= ? ORDER BY entry, original", (cid, lo, hi)):
             if eid in out:
@@ -921,28 +968,24 @@ class Store:
     def insert_entries(self, run_id: int, entries: list[dict]) -> None:
         """entries: dicts with id, kind, corrects, and the canonical entry fields."""
         cid = self.client_id
-        self._write_many(
-            "INSERT INTO entries (client, id, run, kind, journal, date, mode, entry_key, description) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._insert_many(
+            "entries", ("client", "id", "run", "kind", "journal", "date", "mode", "entry_key", "description"),
             [(cid, e["id"], run_id, e["kind"], e["journal"], e["date"], e["mode"], e["key"], e["description"])
              for e in entries])
-        self._write_many(
-            "INSERT INTO entry_lines (client, entry, line, account, debit, credit, debtor, vat) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        self._insert_many(
+            "entry_lines", ("client", "entry", "line", "account", "debit", "credit", "debtor", "vat"),
             [(cid, e["id"], n, l["account"], l["debit"], l["credit"], l["debtor"], l["vat"])
              for e in entries for n, l in enumerate(e["lines"], start=1)])
-        self._write_many("INSERT INTO entry_receipts (client, entry, receipt) VALUES (?, ?, ?)",
-                         [(cid, e["id"], r) for e in entries for r in e["receipts"]])
-        self._write_many("INSERT INTO corrections (client, entry, original) VALUES (?, ?, ?)",
-                         [(cid, e["id"], o) for e in entries for o in e["corrects"]])
+        self._insert_many("entry_receipts", ("client", "entry", "receipt", "kind"),
+                          [(cid, e["id"], r, "receipt") for e in entries for r in e["receipts"]]
+                          + [(cid, e["id"], c, "closing") for e in entries for c in e.get("closings", ())])
+        self._insert_many("corrections", ("client", "entry", "original"),
+                          [(cid, e["id"], o) for e in entries for o in e["corrects"]])
 
     def insert_receipts(self, rows: list[ReceiptRow], run_id: int) -> None:
-        columns = ReceiptRow._fields
         cid = self.client_id
-        self._write_many(
-            f"INSERT INTO receipts (client, {', '.join(columns)}, first_run, last_run) "
-            f"VALUES ({', '.join('?' * (len(columns) + 3))})",
-            [(cid, *r, run_id, run_id) for r in rows])
+        self._insert_many("receipts", ("client", *ReceiptRow._fields, "first_run", "last_run"),
+                          [(cid, *r, run_id, run_id) for r in rows])
 
     def update_receipts(self, rows: list[ReceiptRow], run_id: int) -> None:
         # pk, kind, source and id name the row; the rest is what a run may change.
@@ -954,8 +997,8 @@ class Store:
             [(*r[4:], run_id, cid, r[0]) for r in rows])
 
     def insert_postings(self, rows: list[tuple[int, str]], run_id: int) -> None:
-        self._write_many("INSERT INTO postings (client, run, receipt, legs) VALUES (?, ?, ?, ?)",
-                         [(self.client_id, run_id, pk, legs) for pk, legs in rows])
+        self._insert_many("postings", ("client", "run", "receipt", "legs"),
+                          [(self.client_id, run_id, pk, legs) for pk, legs in rows])
 
     def add_day_totals(self, deltas: dict[tuple, Decimal]) -> None:
         """Add the run's legs to the day totals: {(date, store, journal, account, debtor, vat): amount}."""
@@ -1015,7 +1058,7 @@ def _v1_to_v2(store: Store) -> None:
                  "FROM v1_entries")
     store._write("INSERT INTO entry_lines SELECT 1, entry, line, account, debit, credit, debtor, vat "
                  "FROM v1_entry_lines")
-    store._write("INSERT INTO entry_receipts SELECT 1, entry, receipt FROM v1_entry_receipts")
+    store._write("INSERT INTO entry_receipts SELECT 1, entry, receipt, 'receipt' FROM v1_entry_receipts")
     store._write("INSERT INTO corrections SELECT 1, entry, original FROM v1_corrections")
     store._write("INSERT INTO postings SELECT 1, receipt, run, legs FROM v1_postings")
     store.client_id = 1

@@ -219,7 +219,9 @@ SCHEDULE_TABLE = """CREATE TABLE IF NOT EXISTS tillpost_schedule (
 
 
 def _quiet_logging() -> None:
-    logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    # procrastinate logs what went wrong with tracebacks; a worker says it in one line of its own.
+    logging.getLogger("procrastinate").setLevel(logging.CRITICAL)
+    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
 
 
 def ensure_queue_schema(db: str) -> None:
@@ -230,15 +232,20 @@ def ensure_queue_schema(db: str) -> None:
     store = Store.open(db)
     try:
         store.ensure_schema()
+    except psycopg.Error as e:
+        raise LedgerError(_short(e)) from None
     finally:
         store.close()
-    with psycopg.connect(db, autocommit=True) as conn:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s, 1)", (0x7111,))
-            exists = conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()[0]
-            if exists is None:
-                conn.execute(SchemaManager.get_schema())  # no parameters: its "%" stay as they are
-            conn.execute(SCHEDULE_TABLE)
+    try:
+        with psycopg.connect(db, autocommit=True) as conn:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s, 1)", (0x7111,))
+                exists = conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()[0]
+                if exists is None:
+                    conn.execute(SchemaManager.get_schema())  # no parameters: its "%" stay as they are
+                conn.execute(SCHEDULE_TABLE)
+    except psycopg.Error as e:
+        raise LedgerError(_short(e)) from None
 
 
 def make_app(service: Service, heartbeat: float = 10.0, stalled_after: float = 30.0):
@@ -308,24 +315,84 @@ async def retry_stalled(app, stalled_after: float) -> None:
 
 def run_queue(service: Service, until_idle: bool, concurrency: int = 1, heartbeat: float = 10.0,
               stalled_after: float = 30.0) -> None:
-    """A procrastinate worker over the ledger's job queue, until stopped (or idle)."""
+    """A procrastinate worker over the ledger's job queue, until stopped (or idle).
+
+    The database may go away under a worker (restarted, a network cut): procrastinate's
+    worker then stops itself. This loop says so in one line and starts it again, waiting
+    longer each time, until the database answers; only SIGINT or SIGTERM (or, with
+    --until-idle, an empty queue) end it. A run cut off half-way was rolled back and is
+    tried again by the job's retry.
+    """
     import asyncio
+    import signal as _signal
+
+    from procrastinate.worker import Worker
 
     _quiet_logging()
-    ensure_queue_schema(service.db)
+    wait = 1.0
+    while True:
+        try:
+            ensure_queue_schema(service.db)
+            break
+        except LedgerError as e:
+            if until_idle:
+                raise
+            service.log(f"{_now().isoformat(timespec='seconds')} worker: the ledger cannot be reached ({e}); "
+                        f"trying again in {wait:.0f} s")
+            time.sleep(wait)
+            wait = min(wait * 2, 60)
     app = make_app(service, heartbeat, stalled_after)
+    stop = {"now": False, "worker": None}
 
-    async def main() -> None:
+    def stopping(*_args) -> None:
+        stop["now"] = True
+        if stop["worker"] is not None:
+            stop["worker"].stop()
+
+    async def once() -> None:
         async with app.open_async():
             if until_idle:
                 await defer_due(app, service, app.book_client, stalled_after, everything=True)
-            await app.run_worker_async(
-                concurrency=concurrency, wait=not until_idle, name=f"tillpost@{os.uname().nodename}:{os.getpid()}",
-                update_heartbeat_interval=heartbeat, stalled_worker_timeout=stalled_after,
-                delete_jobs="successful", listen_notify=not until_idle,
-                install_signal_handlers=True, fetch_job_polling_interval=1.0 if not until_idle else 0.5)
+            worker = Worker(app, concurrency=concurrency, wait=not until_idle,
+                            name=f"tillpost@{os.uname().nodename}:{os.getpid()}",
+                            update_heartbeat_interval=heartbeat, stalled_worker_timeout=stalled_after,
+                            delete_jobs="successful", listen_notify=not until_idle, install_signal_handlers=False,
+                            fetch_job_polling_interval=1.0 if not until_idle else 0.5)
+            stop["worker"] = worker
+            try:
+                await worker.run()
+            finally:
+                stop["worker"] = None
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (_signal.SIGINT, _signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping)
+        wait = 1.0
+        while not stop["now"]:
+            problem = None
+            try:
+                await once()
+            except Exception as e:  # noqa: BLE001 — the database's trouble, said in one line below
+                problem = _short(e)
+            if stop["now"] or (until_idle and problem is None):
+                return
+            service.log(f"{_now().isoformat(timespec='seconds')} worker: the ledger database went away"
+                        f"{': ' + problem if problem else ''}; starting again in {wait:.0f} s")
+            end = time.monotonic() + wait
+            while not stop["now"] and time.monotonic() < end:
+                await asyncio.sleep(0.2)
+            wait = min(wait * 2, 60)
 
     asyncio.run(main())
+
+
+def _short(e: Exception) -> str:
+    text = " ".join(str(e).split())
+    cause = e.__cause__
+    if not text and cause is not None:
+        text = " ".join(str(cause).split())
+    return (text or type(e).__name__)[:300]
 
 
 def run_worker(workspace: str | Path, db: str, until_idle: bool = False, concurrency: int = 1,

@@ -37,13 +37,14 @@ class Adapter:
 
 ADAPTERS: dict[str, Adapter] = {a.name: a for a in (
     Adapter("lightspeed-retail", "Lightspeed Retail (R-Series) API V3 Sale JSON, with SaleLines, SalePayments "
-            "and Customer loaded", "lightspeed_retail"),
+            "and Customer loaded; RegisterCount and RegisterWithdraw JSON as till closings", "lightspeed_retail"),
     Adapter("lightspeed-x", "Lightspeed Retail X-Series (ex-Vend) sales 2.0 JSON (GET /api/2.0/sales), or 0.9 "
-            "register_sales", "lightspeed_x"),
+            "register_sales; register closures (payments_summary and the close's counted totals) as till closings",
+            "lightspeed_x"),
     Adapter("lightspeed-k", "Lightspeed Restaurant K-Series financial API sales JSON (dailyFinancials, "
             "financials, sales-daily)", "lightspeed_k"),
-    Adapter("csv", "CSV or spreadsheet export read with a YAML column mapping (schemas/csv-mapping.schema.json)",
-            "csv_export"),
+    Adapter("csv", "CSV or spreadsheet export of receipts or of till closings, read with a YAML column mapping "
+            "(schemas/csv-mapping.schema.json)", "csv_export"),
 )}
 NORMALIZED = "tillpost"
 
@@ -77,6 +78,8 @@ def _read_bytes(path: str) -> bytes:
 # Field names that only one POS export uses, looked for in the first bytes of a file.
 _MARKERS = (
     (b'"saleID"', "lightspeed-retail"),
+    (b'"registerCountID"', "lightspeed-retail"),
+    (b'"payments_summary"', "lightspeed-x"),
     (b'"line_items"', "lightspeed-x"),
     (b'"register_sale_products"', "lightspeed-x"),
     (b'"salesLines"', "lightspeed-k"),
@@ -127,10 +130,13 @@ def to_records(origin: str, results) -> Records:
     """(source id, receipt dict | SourceError) pairs → Records with per-record errors."""
     items: list = []
     errors: dict[int, str] = {}
+    from .closing_records import ClosingSourceError
+
     for rid, result in results:
         if isinstance(result, SourceError):
             errors[len(items)] = str(result)
-            items.append({"id": rid})
+            # a closing's stand-in is a closing: its error is reported among the closings'
+            items.append({"type": "closing", "id": rid} if isinstance(result, ClosingSourceError) else {"id": rid})
         else:
             items.append(result)
     return Records(origin, items, exact=True, errors=errors)

@@ -163,11 +163,17 @@ def convert(data: bytes, origin: str, mapper, options: dict):
         mapper = type(mapper)(mapper.ruleset, mapping["source"])
     zone = time_zone({"timezone": mapping.get("timezone", options.get("timezone", "Europe/Amsterdam"))}, origin)
     header, rows = _rows(data, origin, mapping)
-    missing = [c for c in _columns(mapping) if c not in header]
+    closings = "closing" in mapping  # an export of till closings: csv_closings reads it
+    if closings:
+        from . import csv_closings
+    missing = [c for c in (csv_closings.columns(mapping) if closings else _columns(mapping)) if c not in header]
     if rows and missing:
         raise InputError(origin, f"the CSV has no column {', '.join(repr(c) for c in missing)} that its mapping "
                                  f"names; its columns are {', '.join(repr(h) for h in header)}", 1, 1)
     reader = Reader(mapping)
+    if closings:
+        yield from csv_closings.convert(rows, mapping, reader, mapper, zone)
+        return
     id_col = mapping["receipt"]["id"]
     receipts: dict[str, list[tuple[int, dict]]] = {}
     for n, row in rows:

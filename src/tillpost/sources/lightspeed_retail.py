@@ -60,10 +60,17 @@ def _sales(doc) -> list:
 
 
 def convert(data: bytes, origin: str, mapper, options: dict):
+    from itertools import chain
+
+    from .lightspeed_retail_counts import register_counts, sale_documents
+
     zone = time_zone(options, origin)
-    sales = (s for doc in load_json(data, origin) for s in _sales(doc))
-    return each_record(sales, SOURCE, "Lightspeed Retail sale", "saleID", lambda sale: str(sale.get("saleID") or ""),
-                       lambda sale: sale_receipt(sale, mapper, zone, options))
+    docs = load_json(data, origin)
+    sales = (s for doc in sale_documents(docs) for s in _sales(doc))
+    return chain(each_record(sales, SOURCE, "Lightspeed Retail sale", "saleID",
+                             lambda sale: str(sale.get("saleID") or ""),
+                             lambda sale: sale_receipt(sale, mapper, zone, options)),
+                 register_counts(docs, mapper, zone, options))  # till closings: lightspeed_retail_counts
 
 
 def _status(sale: dict) -> str:

@@ -79,11 +79,17 @@ def _sales(doc) -> list:
 
 
 def convert(data: bytes, origin: str, mapper, options: dict):
+    from itertools import chain
+
+    from .lightspeed_x_closures import register_closures, sale_documents
+
     zone = time_zone(options, origin)
-    sales = (s for doc in load_json(data, origin) for s in _sales(doc))
-    return each_record(sales, SOURCE, "Lightspeed X-Series sale", "id", lambda sale: str(sale.get("id") or ""),
-                       lambda sale: sale_receipt(sale, mapper, zone, options),
-                       label=lambda sale, rid: f"Lightspeed X-Series sale {sale.get('invoice_number') or rid}")
+    docs = load_json(data, origin)
+    sales = (s for doc in sale_documents(docs) for s in _sales(doc))
+    return chain(each_record(sales, SOURCE, "Lightspeed X-Series sale", "id", lambda sale: str(sale.get("id") or ""),
+                             lambda sale: sale_receipt(sale, mapper, zone, options),
+                             label=lambda sale, rid: f"Lightspeed X-Series sale {sale.get('invoice_number') or rid}"),
+                 register_closures(docs, mapper, zone, options))  # till closings: lightspeed_x_closures
 
 
 def _status(sale: dict) -> str:

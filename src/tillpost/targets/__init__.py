@@ -26,7 +26,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, UndefinedError
 
 from ..engine.diagnostics import Diagnostics
-from ..engine.ruleset import RuleSet
+from ..engine.ruleset import CLOSING_KINDS, RuleSet
 from . import filters
 from .invoices import invoice_view, receipts_for_invoices
 
@@ -250,10 +250,16 @@ def _declarations(ruleset: RuleSet) -> dict:
     # The accounts `tax` rules credit: their lines are VAT lines, other lines with a VAT name are its base.
     vat_accounts = sorted({r.post.credit.number for r in ruleset.rules if r.kind == "tax" and r.post})
     # The accounts payment rules debit in a journal: the cash or clearing account the journal is "of".
+    # A journal no payment rule posts in is "of" what the till closing's rules debit there (SPEC §11
+    # writes them `post KAS kas -> kasverschillen`: the drawer first, the sign doing the rest).
     journal_accounts: dict[str, list[str]] = {}
-    for r in ruleset.rules:
-        if r.kind == "payment" and r.post and r.post.debit.number not in journal_accounts.get(r.post.journal.name, []):
-            journal_accounts.setdefault(r.post.journal.name, []).append(r.post.debit.number)
+    for kinds in (("payment",), CLOSING_KINDS):
+        found: dict[str, list[str]] = {}
+        for r in ruleset.rules:
+            if r.kind in kinds and r.post and r.post.journal.name not in journal_accounts \
+                    and r.post.debit.number not in found.get(r.post.journal.name, []):
+                found.setdefault(r.post.journal.name, []).append(r.post.debit.number)
+        journal_accounts.update(found)
     journals = {j.name: {"code": j.name, "type": j.type, "description": j.description,
                          "accounts": journal_accounts.get(j.name, [])}
                 for j in ruleset.journals.values()}

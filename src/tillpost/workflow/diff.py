@@ -148,8 +148,8 @@ def compare(source: str, old: dict, new: dict, names: dict[str, str]) -> tuple[l
             entry = n or o
             changes.append(EntryChange(source, k[0], k[1], k[3], entry["description"], lines, note))
     errors = []
-    oe = {e["receipt"]: e["message"] for e in old["errors"]}
-    ne = {e["receipt"]: e["message"] for e in new["errors"]}
+    oe = {_errant(e): e["message"] for e in old["errors"]}
+    ne = {_errant(e): e["message"] for e in new["errors"]}
     for rid in sorted(set(oe) | set(ne)):
         if oe.get(rid) != ne.get(rid):
             if rid in oe:
@@ -157,6 +157,11 @@ def compare(source: str, old: dict, new: dict, names: dict[str, str]) -> tuple[l
             if rid in ne:
                 errors.append(f"+ {rid}: {ne[rid]}")
     return changes, errors
+
+
+def _errant(error: dict) -> str:
+    """What an error is about: a receipt id, or a till closing (`{"closing": id, …}`)."""
+    return error["receipt"] if "receipt" in error else f"closing {error['closing']}"
 
 
 COLUMNS = ("", "account", "name", "debtor", "vat", "debit", "credit")

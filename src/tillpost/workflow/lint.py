@@ -5,7 +5,8 @@
 - a `sale` or `tax` rule with its sides swapped: it credits a debtors account
   or an account payments are booked on, so it would debit revenue or VAT;
 - with cases (`--cases`): a rule that no fact of any case matches (but not
-  `when KIND skip`, which says the client has none of a kind), and facts
+  `when KIND skip`, which says the client has none of a kind, nor the rules
+  of a till closing's facts when no case has a closing), and facts
   that only a catch-all rule (one without conditions) caught although the kind
   has more specific rules — a new category or store the rules do not know yet.
 
@@ -24,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ..engine.diagnostics import Diagnostics
-from ..engine.ruleset import KIND_ATTRIBUTES, Rule, RuleSet
+from ..engine.ruleset import CLOSING_KINDS, KIND_ATTRIBUTES, Rule, RuleSet
 
 MAX_EXAMPLES = 5  # attribute combinations named per catch-all warning
 
@@ -67,6 +68,7 @@ class CaseMatches:
     caught: dict[Rule, dict[tuple, list[str]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
     facts: int = 0
     receipts: int = 0
+    closings: int = 0  # till closings among the cases
 
 
 def _catch_all_keys(ruleset: RuleSet) -> dict[str, tuple[str, ...]]:
@@ -125,7 +127,30 @@ def match_cases(ruleset: RuleSet, case_files: list[Path]) -> CaseMatches:
                     where = f"{case.name} {receipt.id}"
                     if where not in result.caught[rule][combo]:
                         result.caught[rule][combo].append(where)
+        _match_closings(ruleset, records, result)
     return result
+
+
+def _match_closings(ruleset: RuleSet, records, result: CaseMatches) -> None:
+    """The facts of the cases' till closings, as far as they can be read."""
+    from ..engine.closings import closing_attributes, closing_facts
+    from ..engine.facts import FactsError
+
+    for item in records.closings:
+        _, closing, problem = item.read()
+        if problem is not None:
+            continue
+        result.closings += 1
+        try:
+            facts = closing_facts(closing, ruleset)
+        except FactsError:
+            continue
+        rvalues = closing_attributes(closing, ruleset)
+        for kind, _, values, _ in facts:
+            result.facts += 1
+            rule = ruleset.matcher.kinds[kind].lookup(rvalues, values)
+            if rule is not None:
+                result.matched.add(rule)
 
 
 def _shown(value: str) -> str:
@@ -134,12 +159,16 @@ def _shown(value: str) -> str:
 
 def case_warnings(ruleset: RuleSet, main_file: str, matches: CaseMatches, diagnostics: Diagnostics) -> None:
     """Rules of the file itself that no case matches (not those of included files); catch-all catches."""
+    counted = f"{matches.facts} facts of {matches.receipts} receipt(s)" + (
+        f" and {matches.closings} till closing(s)" if matches.closings else "")
     for rule in ruleset.rules:
         if rule.post is None and not rule.conditions:
             continue  # `when cost skip`: books a kind the client does not have; saying so is the point
+        if rule.kind in CLOSING_KINDS and not matches.closings:
+            continue  # cases without a till closing say nothing about the rules that book one
         if rule not in matches.matched and rule.pos.file == main_file:
-            diagnostics.warning(rule.pos, f"no fact of the cases matches this rule ({matches.facts} facts of "
-                                f"{matches.receipts} receipt(s)); add a case that needs it, or remove it")
+            diagnostics.warning(rule.pos, f"no fact of the cases matches this rule ({counted}); add a case that "
+                                "needs it, or remove it")
     for rule, combos in matches.caught.items():
         shown = []
         for combo, where in sorted(combos.items())[:MAX_EXAMPLES]:
