@@ -429,3 +429,12 @@ def test_fmt_says_where_a_file_is_not_utf8_and_drops_a_byte_order_mark(tmp_path)
     assert CliRunner().invoke(cli, ["fmt", "--check", str(marked)]).exit_code == 1
     assert CliRunner().invoke(cli, ["fmt", str(marked)]).exit_code == 0
     assert marked.read_bytes() == b"currency EUR\n"
+
+
+def test_coverage_hints_without_a_debtors_account_say_skip():
+    # the sales booked straight on cash: no counter debtor to settle, so a missing kind may be skipped
+    ruleset, d = compile_text("""currency EUR journal KAS cash account kas 1000 account btw 1520 account omzet 8000
+        vat high 21% method cash turnover
+        when sale post KAS kas -> omzet when tax post KAS kas -> btw when payment skip when rounding skip""")
+    assert ruleset is not None, d.format()
+    assert any(w.message.endswith("write `when cost skip` to book none") for w in d.warnings)
