@@ -176,37 +176,46 @@ def _meeting_pairs(ones: list[Rule], others: list[Rule], same: bool, common: lis
                 yield a, b
         return
     exact: dict[tuple, list[int]] = defaultdict(list)  # the others with few combinations, by each of them
-    wide = {c: defaultdict(list) for c in common}  # the others with many, by the value of each attribute
-    every = {c: defaultdict(list) for c in common}  # all others, by the value of each attribute
+    wide = []  # the others with many
     for pos, b in enumerate(others):
-        few = _keys(b, common) <= EXACT_KEYS
-        if few:
+        if _keys(b, common) <= EXACT_KEYS:
             for key in product(*(b.conditions[c] for c in common)):
                 exact[key].append(pos)
-        for c in common:
-            for v in b.conditions[c]:
-                every[c][v].append(pos)
-                if not few:
-                    wide[c][v].append(pos)
+        else:
+            wide.append(pos)
+    by_value = {}  # "wide" or "all" (of the others) → attribute → value → positions: made when first needed
+
+    def index_of(which: str) -> dict:
+        if which not in by_value:
+            made = by_value[which] = {c: defaultdict(list) for c in common}
+            for pos in (wide if which == "wide" else range(len(others))):
+                for c in common:
+                    for v in others[pos].conditions[c]:
+                        made[c][v].append(pos)
+        return by_value[which]
+
     for i, a in enumerate(ones):
         seen = set()
-        candidates = []
         if _keys(a, common) <= EXACT_KEYS:
             for key in product(*(a.conditions[c] for c in common)):
-                candidates.extend(exact.get(key, ()))
-            index = wide
+                for pos in exact.get(key, ()):  # meets a on every common attribute: no check needed
+                    if pos not in seen and not (same and pos <= i):
+                        seen.add(pos)
+                        yield a, others[pos]
+            if not wide:
+                continue
+            index = index_of("wide")
         else:
-            index = every
+            index = index_of("all")
         best = min(common, key=lambda c: sum(len(index[c].get(v, ())) for v in a.conditions[c]))
         for v in a.conditions[best]:
-            candidates.extend(index[best].get(v, ()))
-        for pos in candidates:
-            if pos in seen or (same and pos <= i):
-                continue
-            seen.add(pos)
-            b = others[pos]
-            if all(not a.conditions[c].isdisjoint(b.conditions[c]) for c in common):
-                yield a, b
+            for pos in index[best].get(v, ()):
+                if pos in seen or (same and pos <= i):
+                    continue
+                seen.add(pos)
+                b = others[pos]
+                if all(not a.conditions[c].isdisjoint(b.conditions[c]) for c in common):
+                    yield a, b
 
 
 def inside(rules: list[Rule], by_value: dict, box: Box) -> list[Box]:
