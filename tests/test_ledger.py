@@ -61,13 +61,13 @@ def run(rules, db, receipts, final=True, selection=Selection()):
 def dump(db) -> dict:
     """Every row of every table (runs without their clock times, clients without theirs): the state.
 
-    Empty tables and the schema version are left out: a PostgreSQL ledger's schema is made
+    Empty tables, the schema version and the extensions applied are left out: a PostgreSQL ledger's schema is made
     in a transaction of its own (workers starting at once make it once), so a run that
     failed may leave the empty schema behind, which holds nothing."""
     out = {}
     names = dict(ledgers.query(db, "SELECT id, name FROM clients")) if "clients" in ledgers.tables(db) else {}
     for t in ledgers.tables(db):
-        if t == "meta":
+        if t in ("meta", "migrations"):  # the schema's version and extensions, with clock times
             continue
         if t == "runs":
             rows = ledgers.query(db, "SELECT client, id, command, selection, input, counts FROM runs")

@@ -220,8 +220,9 @@ def test_a_features_tables_are_added_by_the_next_final_run_and_a_newer_ledger_is
     from tillpost.ledger.store import Extension
 
     run(rules, db, [receipt("AMS01-K1-1")])
-    monkeypatch.setattr(store_module, "EXTENSIONS", [
-        Extension("demo", ("CREATE TABLE demo (client {int} NOT NULL, note TEXT NOT NULL)",), ("demo",))])
+    landed = list(store_module.EXTENSIONS)  # the features' own (exports, …) stay: the demo comes after them
+    monkeypatch.setattr(store_module, "EXTENSIONS", [*landed, Extension(
+        "demo", ("CREATE TABLE demo (client {int} NOT NULL, note TEXT NOT NULL)",), ("demo",))])
     result = tp("status", "--db", db)
     assert result.exit_code == 2 and "lacks the tables of demo; the next final run (or worker) adds them" in result.stderr
     run(rules, db, [receipt("AMS01-K1-2", number="2")])
@@ -235,6 +236,6 @@ def test_a_features_tables_are_added_by_the_next_final_run_and_a_newer_ledger_is
             store.conn.execute("DELETE FROM demo")
     finally:
         store.close()
-    monkeypatch.setattr(store_module, "EXTENSIONS", [])
+    monkeypatch.setattr(store_module, "EXTENSIONS", landed)
     result = tp("status", "--db", db)
     assert result.exit_code == 2 and "tables of a newer tillpost (demo); upgrade tillpost" in result.stderr

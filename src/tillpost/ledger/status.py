@@ -25,6 +25,7 @@ import json
 import re
 from decimal import Decimal, InvalidOperation
 
+from . import exported
 from .process import BOOKED, STATUSES
 from .store import Store
 
@@ -129,8 +130,12 @@ def _status(store: Store, date: str | None, shop: str | None) -> dict:
         days[where]["journals"].append({"journal": journal, "debit": _shown(debit, exp)})
 
     all_gaps = gaps(store.receipt_numbers(shop))
+    # What went out to the package, per day (SPEC §14): booked, exported, delivered, rejected.
+    books = exported.per_day(store, date, shop)
     out = []
     for (day, shop_), d in sorted(days.items()):
+        # None: the client never exported; else the day's entries and what became of them.
+        d["delivery"] = books.get((day, shop_), {"entries": [], "targets": {}}) if books else None
         d["gaps"] = all_gaps.get((day, shop_), [])
         d["payments"] = [
             {"method": m, "receipts": _shown(p["receipts"], exp), "booked": _shown(p["booked"], exp),
@@ -276,6 +281,8 @@ def to_table(report: dict, width: int = 100) -> str:
                                       f"{m['movements']}")
         if d["journals"]:
             console.print("  booked: " + ", ".join(f"{j['journal']} {j['debit']}" for j in d["journals"]))
+        for line in exported.table_lines(d.get("delivery")):
+            console.print("  " + line)
         console.print("")
     t = report["totals"]
     console.print(f"{report['receipts']} receipts: " + ", ".join(

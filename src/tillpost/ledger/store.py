@@ -1080,3 +1080,7 @@ def _v1_to_v2(store: Store) -> None:
 
 
 MIGRATIONS = {2: _v1_to_v2}
+
+
+# Features' tables, registered whenever the ledger is loaded (so every command knows them).
+from . import extensions as _extensions  # noqa: E402,F401

@@ -62,13 +62,15 @@ class ClientRun:
     outcomes: list[FileOutcome] = field(default_factory=list)
     seconds: float = 0.0
     problem: str | None = None  # why the client could not run (its rules, its ledger)
+    export: str | None = None  # what its export (and delivery) after the runs did (§14)
 
     def line(self) -> str:
         stamp = _now().isoformat(timespec="seconds")
         if self.problem:
             return f"{stamp} {self.client}: not run: {self.problem}"
         files, counts = summarize(self.outcomes)
-        return f"{stamp} {self.client}: {files}: {counts_text(counts)}; {self.seconds:.2f} s"
+        line = f"{stamp} {self.client}: {files}: {counts_text(counts)}; {self.seconds:.2f} s"
+        return line + (f"; {self.export}" if self.export else "")
 
 
 class Service:
@@ -146,6 +148,14 @@ class Service:
                     break
                 run.outcomes.append(book_file(ruleset, str(config.rules), store, path, config.source,
                                               command="worker", selection=selection))
+            if config.export is not None and run.outcomes and store.client_id is not None:
+                from ..delivery.service import export_and_deliver
+
+                try:
+                    run.export = export_and_deliver(store, ruleset, str(config.rules), config.export,
+                                                    self.workspace().secrets, self.log)
+                except LedgerError as e:  # the files are booked; the next run exports what this one did not
+                    run.export = f"not exported: {e}"
         finally:
             store.close()
         run.seconds = time.perf_counter() - started

@@ -10,6 +10,9 @@
     stores = ["AMS01"]                         # optional selection (stores and/or registers)
     interval = 60
     export = { target = "exact-globe", to = "out/bakkerij-jansen" }   # optional, §14
+    # delivered to a package's API too (delivery/config.py):
+    # export = { target = "moneybird", to = "out/x", deliver = { package = "moneybird", administration = "…",
+    #            credentials = { token = "env:MONEYBIRD_TOKEN" } } }
 
 Paths are relative to the workspace folder. A client's name is its `[clients.NAME]`
 key. The file is read with the standard library's `tomllib`; every problem is a
@@ -36,7 +39,6 @@ DEFAULT_INTERVAL = 15
 DEFAULT_KEYS = ("interval", "source", "secrets")
 CLIENT_KEYS = ("rules", "inbox", "source", "stores", "registers", "interval", "export")
 EXPORT_KEYS = ("target", "to", "deliver")
-DELIVER_KEYS = ("package", "base_url", "credentials", "division", "administration")
 
 
 class WorkspaceError(Exception):
@@ -52,7 +54,7 @@ class ClientConfig:
     stores: tuple[str, ...] = ()
     registers: tuple[str, ...] = ()
     interval: int = DEFAULT_INTERVAL
-    export: dict | None = None  # {"target": …, "to": Path, "deliver": {…} | None}
+    export: dict | None = None  # {"target": …, "to": Path, "deliver": DeliverConfig | None}
     line: int = 1  # where its table starts, for messages
 
 
@@ -126,7 +128,9 @@ def load_workspace(path: str | Path) -> Workspace:
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e)) or "not TOML"
         raise WorkspaceError(f"{where}: error: {message}") from None
     ws = Workspace(file)
-    ws.diagnostics.add_source(str(file), text)
+    from ..delivery.config import redact  # a credential written here by mistake is never quoted back
+
+    ws.diagnostics.add_source(str(file), redact(text, data))
     where = _Locator(text)
     shown = str(file)
 
@@ -252,21 +256,20 @@ def _export(value, folder: Path, report) -> dict | None:
     if not isinstance(target, str) or target not in targets():
         report(f"export target '{target}'{_hint(str(target), targets())}: expected one of {', '.join(targets())}")
         ok = False
+    elif targets()[target].renders == "invoices":  # UBL: from the receipts' lines, which the ledger does not keep
+        report(f"export target '{target}' renders invoices from the receipts, which the ledger does not keep; "
+               "it cannot be exported from the ledger")
+        ok = False
     to = value.get("to")
     if not isinstance(to, str) or not to.strip():
         report("export needs to = \"…\": the folder the exported documents are written to")
         ok = False
     deliver = value.get("deliver")
     if deliver is not None:
-        if not isinstance(deliver, dict):
-            report("export.deliver must be a table: deliver = { package = \"moneybird\", … }")
-            ok = False
-        else:
-            for key in deliver:
-                if key not in DELIVER_KEYS:
-                    report(f"unknown key '{key}' in export.deliver{_hint(key, DELIVER_KEYS)}; "
-                           f"expected {', '.join(DELIVER_KEYS)}")
-                    ok = False
+        from ..delivery.config import parse_deliver  # §14: package, base_url, administration, credentials
+
+        deliver = parse_deliver(deliver, target if isinstance(target, str) else None, report)
+        ok = ok and deliver is not None
     if not ok:
         return None
     return {"target": target, "to": folder / to, "deliver": deliver}

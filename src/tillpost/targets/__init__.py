@@ -97,6 +97,9 @@ class Rendering:
     target: Target
     documents: list[Document]
     errors: list[str]  # one per entry the target cannot express, naming entry and target
+    # positions (0-based) in the journal's entries of those not rendered: the ones in `errors`, and
+    # for an invoice target the entries that are no invoices (an export leaves them unexported)
+    left_out: list[int] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # the `target …` lines that would give the ids it lacks
 
     @property
@@ -293,6 +296,8 @@ def _entry_view(entry: dict, index: int, decl: dict) -> dict:
     return {
         "index": index, "journal": journal, "date": entry["date"], "mode": entry["mode"], "key": entry["key"],
         "description": entry["description"], "receipts": list(entry["receipts"]), "lines": lines,
+        # the document's reference in the package, when the ledger exports it (delivery/export.py)
+        "reference": entry.get("reference"),
         "total": sum((l["debit"] for l in lines), Decimal(0)),
         "debtor": debtors[0] if len(set(debtors)) == 1 else None,
         # the receivable (debtor lines, signed) and the lines the invoice is made of
@@ -401,21 +406,25 @@ def _environment(folder: Path, fmt: str) -> Environment:
     return env
 
 
-def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None = None) -> Rendering:
+def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None = None,
+           today: str | None = None) -> Rendering:
     """Render a BookResult (or the canonical dict of SPEC §7) for `target`.
 
     Entries the target cannot express are left out and listed in `errors`;
     an unknown target or a missing required setting raises `TargetError`.
+    `today` is the creation date the payload states (an export pins it to its own time,
+    so that rendering it again gives the same bytes); by default the date of today.
     """
     t = target if isinstance(target, Target) else get_target(target)
     values = resolve_settings(t, ruleset, settings)
     journal = _canonical(result, ruleset)
     decl = _declarations(ruleset)
-    entries, errors, missing = [], [], {}
+    entries, errors, left_out, missing = [], [], [], {}
     invoice_receipts = receipts_for_invoices(result) if t.renders == "invoices" else {}
     for i, raw in enumerate(journal["entries"], 1):
         view = _entry_view(raw, i, decl)
         if t.renders == "invoices" and not (view["mode"] == "individual" and view["journal"]["type"] == "sales"):
+            left_out.append(i - 1)
             continue  # an invoice target renders only the invoices: individual sales entries
         problems = _problems(t, view, values)
         missing.update(dict.fromkeys(setting for _, _, setting in _needed_ids(t, view) if setting not in values))
@@ -424,12 +433,13 @@ def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None
         if problems:
             errors.append(f"target {t.name}: entry {raw['journal']} {raw['key']} ({raw['description']}): "
                           + "; ".join(problems))
+            left_out.append(i - 1)
             continue
         entries.append(view)
     template = _environment(t.folder, t.format).get_template(t.template)
     ids = {what: {key[len(prefix):]: value for key, value in values.items() if key.startswith(prefix)}
            for what, prefix in t.ids.items()}
-    base = {**decl, "settings": values, "ids": ids, "receipts": _receipts(result), "target": t.name, "today": _today(), "version": _version(),
+    base = {**decl, "settings": values, "ids": ids, "receipts": _receipts(result), "target": t.name, "today": today or _today(), "version": _version(),
             "periods": _periods(entries), "vat_pay_accounts": _vat_pay_accounts(entries),
             # (account number, debtor) of every debtor line: targets that declare sub-accounts need them
             "debtor_accounts": sorted({(l["account"]["number"], l["debtor"])
@@ -447,7 +457,8 @@ def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None
                          for e in entries]
     except UndefinedError as e:  # a template bug, never the user's: say which template
         raise TargetError(f"target '{t.name}': template {t.template}: {e}") from e
-    return Rendering(t, documents, errors, [f"target {t.name} {setting} \"…\"" for setting in sorted(missing)])
+    return Rendering(t, documents, errors, left_out,
+                     missing=[f"target {t.name} {setting} \"…\"" for setting in sorted(missing)])
 
 
 def _receipts(result) -> dict[str, dict]:
