@@ -103,6 +103,14 @@ class Rendering:
     missing: list[str] = field(default_factory=list)  # the `target …` lines that would give the ids it lacks
 
     @property
+    def missing_ids(self) -> str | None:
+        """The ids the entries in `errors` lack, said once: the `target …` lines to add."""
+        if not self.missing:
+            return None
+        return (f"target {self.target.name}: the rule file lacks {len(self.missing)} id(s); add:\n"
+                + "\n".join(f"  {line}" for line in self.missing))
+
+    @property
     def text(self) -> str:
         """All documents as one text (the single document of a single-document target)."""
         return "".join(d.text for d in self.documents)
@@ -538,9 +546,8 @@ def render_to(result, ruleset: RuleSet, target: str, out: str | None) -> None:
         sys.exit(2)
     for err in rendering.errors:
         click.echo(f"error: {err}", err=True)
-    if rendering.missing:
-        click.echo(f"error: target {rendering.target.name}: the rule file lacks {len(rendering.missing)} id(s); "
-                   "add:\n" + "\n".join(f"  {line}" for line in rendering.missing), err=True)
+    if rendering.missing_ids:
+        click.echo(f"error: {rendering.missing_ids}", err=True)
     try:
         write_rendering(rendering, out)
     except (OSError, TargetError) as e:
