@@ -579,3 +579,27 @@ def test_a_failure_at_any_write_of_a_delivery_leaves_every_document_once_after_t
             assert_exactly_once(db, server)
         finally:
             server.close()
+
+
+def test_the_dashboard_shows_the_packages_refusals(db, tmp_path, moneybird):
+    """A document the package refused counts in the overview and shows with its message on its day."""
+    from dashboards import add_users, signin
+    from starlette.testclient import TestClient
+    from tillpost.web.app import create_app
+
+    booked_and_exported(db, moneybird, tmp_path)
+    refused_ref = sorted(deliveries(db))[0]
+    moneybird.fault("POST", match=lambda path, body: refused_ref in json.dumps(body, default=str), status=422,
+                    message="Contact <b>20001</b> is not found")
+    deliver_now(db, moneybird, credentials_for(moneybird, tmp_path))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "tillpost.toml").write_text(f'[clients.default]\nrules = "{MONEYBIRD}"\ninbox = "inbox"\n')
+    add_users(db, {"olga": ("operator", None)})
+    client = TestClient(create_app(ws, db))
+    signin(client, "olga")
+    (row,) = client.get("/api/clients").json()["clients"]
+    assert row["client"] == "default" and row["rejected_deliveries"] == 1
+    day = json.loads(tp("status", "--db", db, "--format", "json").stdout)["days"][0]
+    page = client.get(f"/clients/default/days/{day['date']}?store={day['store']}").text
+    assert "rejected 1" in page and "Contact &lt;b&gt;20001&lt;/b&gt; is not found" in page

@@ -20,7 +20,7 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from . import booking, delivery, ledger, service, sources, targets, workflow  # noqa: F401  (they register commands)
+    from . import booking, delivery, ledger, service, sources, targets, web, workflow  # noqa: F401  (they register commands)
 
     try:
         cli.main(args=argv, prog_name="tillpost", standalone_mode=True)

@@ -260,6 +260,9 @@ def closing_id(obj, position: int) -> str:
     return f"#{position + 1}"
 
 
+_exact_decoder = msgspec.json.Decoder(float_hook=Decimal)
+
+
 def _is_closing_text(item: bytes) -> bool:
     try:
         return _kind_decoder.decode(item).type == "closing"
@@ -278,13 +281,12 @@ class ClosingItem:
     source: str = ""
 
     def decoded(self):
+        """The closing as data; a JSON number with a fraction as Decimal, never a float."""
         item = self.item
         if type(item) is bytes:
-            import orjson
-
             try:
-                return orjson.loads(item)
-            except orjson.JSONDecodeError:
+                return _exact_decoder.decode(item)
+            except msgspec.DecodeError:
                 return json.loads(item, parse_float=Decimal)
         return item
 

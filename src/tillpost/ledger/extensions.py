@@ -1,5 +1,11 @@
 """The tables features add to the ledger (`store.EXTENSIONS`), defined here with the rest of the
-schema so that every command, whatever it imports, knows every table a ledger may hold.
+schema so that every command, whatever it imports, knows every table a ledger may hold. In the
+order they are applied: append, never reorder or edit one that has landed.
+
+`users` — the dashboard's users (tillpost users add, SPEC §13, tillpost.web): global, not per
+client. `clients` is a JSON list of the client names granted, NULL for every client. `web_secrets`
+holds the key that signs the dashboard's session cookies, made once, shared by every dashboard on
+the ledger.
 
 `exports` — the tables of export and delivery (SPEC §14, tillpost.delivery):
 
@@ -23,6 +29,16 @@ References are unique per client in every table that holds them.
 from __future__ import annotations
 
 from .store import EXTENSIONS, Extension
+
+USERS = Extension("users", (
+    """CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        hash TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('viewer', 'operator')),
+        clients TEXT,
+        created TEXT NOT NULL)""",
+    "CREATE TABLE web_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL, created TEXT NOT NULL)",
+))
 
 EXPORTS = Extension(
     name="exports",
@@ -96,5 +112,6 @@ EXPORTS = Extension(
     immutable=("exports", "export_entries", "export_documents", "delivered"),
 )
 
-if all(e.name != EXPORTS.name for e in EXTENSIONS):
-    EXTENSIONS.append(EXPORTS)
+for _extension in (USERS, EXPORTS):
+    if all(e.name != _extension.name for e in EXTENSIONS):
+        EXTENSIONS.append(_extension)

@@ -44,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+import msgspec
 import orjson
 
 from ..engine.book import _read
@@ -115,7 +116,7 @@ class Seen:
     def content(self) -> str:
         if self.closing is not None:
             return content_of(self.closing.decoded())
-        return content_of(self.records.get(self.index))
+        return content_of(decoded(self.records, self.index))
 
 
 @dataclass(slots=True)
@@ -197,6 +198,21 @@ class RunResult:
 # -- reading the input ---------------------------------------------------------------------
 
 
+_exact = msgspec.json.Decoder(float_hook=Decimal)
+
+
+def decoded(records: Records, i: int):
+    """Receipt i of the input as data, a JSON number with a fraction as Decimal: the content the
+    ledger hashes and keeps must say 12.50 where the input did, never a float's 12.5."""
+    item = records.items[i]
+    if type(item) is bytes:
+        try:
+            return _exact.decode(item)
+        except msgspec.DecodeError:
+            pass  # malformed: `get` says where
+    return records.get(i)
+
+
 def content_of(obj) -> str:
     """The canonical JSON of a decoded receipt (sorted keys): what its hash is taken of."""
     try:
@@ -247,7 +263,7 @@ def scan(inputs: list[Records], selection: Selection, progress: Progress | None 
             done += 1
             if progress and done % 1000 == 0:
                 progress("reading", done, total)
-            obj = records.get(i)
+            obj = decoded(records, i)
             if not selection.matches(obj):
                 continue
             content = content_of(obj)

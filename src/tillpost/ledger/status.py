@@ -73,6 +73,8 @@ def status(store: Store, date: str | None = None, shop: str | None = None) -> di
     """The completeness report of one client's ledger (of a day, of a store)."""
     store.check_current()
     store.require_client(existing=True)
+    if store.in_read():  # the caller's snapshot (the dashboard reads a whole page in one)
+        return _status(store, date, shop)
     store.begin_read()  # one consistent view, while workers may be writing
     try:
         return _status(store, date, shop)

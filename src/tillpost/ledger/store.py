@@ -182,6 +182,8 @@ class Extension:
 
 
 # In the order they are applied; append, never reorder or edit one that has landed.
+# In the order they are applied; append, never reorder or edit one that has landed. They are
+# defined in `extensions.py`, which this module imports at its end.
 EXTENSIONS: list[Extension] = []
 
 # Wave 1's single-client schema, which `_v1_to_v2` migrates from.
@@ -636,6 +638,12 @@ class Store:
         row = self._one("SELECT id FROM clients WHERE name = ?", (self.client,))
         self.client_id = row[0] if row else None
 
+    def use_client(self, name: str) -> None:
+        """Read another client's books through this connection (the dashboard reads many clients'
+        books in one snapshot)."""
+        self.requested_client = self.client = name
+        self._resolve_client()
+
     def require_client(self, existing: bool = False) -> None:
         """Before a client's books are read or written: which client must be clear, and a
         reader asking for a client that was never booked is told so (`existing`)."""
@@ -700,6 +708,37 @@ class Store:
                                       "its lock") from None
                 raise
         self._in_transaction = True
+
+    def begin_shared(self) -> None:
+        """A write transaction about no client's books (the dashboard's users and its secret): the
+        schema is made or brought up to date first, as a final run would."""
+        if self.readonly:
+            raise LedgerError("a read-only ledger cannot write")
+        self.writes = 0
+        if self.backend.name == "sqlite":
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                raise LedgerError(f"{self.path}: the ledger is busy ({e}); another run holds it") from None
+            try:
+                self._migrate()
+            except BaseException:
+                self.rollback()
+                raise
+        else:
+            self.ensure_schema()
+            self.conn.execute("BEGIN")
+        self._in_transaction = True
+
+    def execute(self, sql: str, params: Iterable = ()) -> None:
+        """One write statement (`?` placeholders) inside begin_shared()/commit()."""
+        if not self._in_transaction:
+            raise LedgerError("a write outside a transaction")
+        self._write(sql, tuple(params))
+
+    def in_read(self) -> bool:
+        """Is a transaction open (a reader's snapshot, or a run's)?"""
+        return self._in_transaction
 
     def begin_read(self) -> None:
         """A consistent view for a reader (status, the dashboard) while workers write."""
