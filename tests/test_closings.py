@@ -24,7 +24,7 @@ journal KAS cash "Kas"  journal MEM memo "Memoriaal"  journal VRK sales "Verkoop
 account kas 1000 "Kas"  account pin 1105 "Pin"  account bank 1110 "Kruisposten bank"
 account deb 1300 "Debiteuren" debtors
 account btw 1520 "BTW"  account schoonmaak 4310 "Schoonmaakkosten"  account verschil 4990 "Kasverschillen"
-account omzet 8000 "Omzet"
+account omzet 8000 "Omzet"  account afronding 8990 "Afronding"
 vat high 21% code "VH"
 method cash turnover  method pin turnover  method invoice individual
 when sale post VRK deb -> omzet
@@ -33,7 +33,7 @@ when payment method=cash post KAS kas -> deb
 when payment method=pin post MEM pin -> deb
 when payment method=invoice skip
 when cost skip
-when rounding skip
+when rounding post KAS afronding -> deb
 when difference method=cash post KAS kas -> verschil
 when movement kind=deposit post KAS kas -> bank
 when movement kind=payout post KAS kas -> schoonmaak
@@ -335,7 +335,8 @@ def test_a_closing_kind_without_rules_is_a_warning_and_two_rules_for_one_fact_ar
     found = messages(base + "when difference skip\nwhen movement kind=payout post KAS kas -> schoonmaak\n"
                             "when movement method=cash post KAS kas -> bank\n")
     assert found == ["error: ambiguous rules: this rule and the rule at c.rules:18 both match "
-                     "`movement kind=payout method=cash` and neither is more specific; add a condition to one of them"]
+                     "`movement kind=payout method=cash` and neither is more specific; add a rule for their overlap "
+                     "(`when movement kind=payout method=cash …`) or a condition to one of them"]
 
 
 # -- reconciliation --------------------------------------------------------------------------------

@@ -215,8 +215,9 @@ def test_entries_a_target_cannot_express_stay_unexported_until_it_can(db, tmp_pa
     out.mkdir()
     result = tp("export", "--db", db, "--target", "moneybird", "-o", out, "--rules", lacking)
     assert result.exit_code == 1
-    assert "error: target moneybird: entry MEM 2026-11-20/AMS01 (Dagomzet 2026-11-20 AMS01): account 7000 has no " \
-           "moneybird id" in result.stderr
+    assert "error: target moneybird: entry MEM 2026-11-20/AMS01 (Dagomzet 2026-11-20 AMS01): no moneybird id for " \
+           "account 7000" in result.stderr
+    assert 'add:\n  target moneybird ledger-7000 "…"\n' in result.stderr  # said once, as the line to add
     memo = [e["id"] for e in stored_entries(db) if e["journal"] == "MEM"]
     exported = exported_entries(db)[1]
     assert memo and not set(memo) & set(exported)

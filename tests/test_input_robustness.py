@@ -28,6 +28,7 @@ client "Test" currency EUR counter debtor "BALIE"
 journal KAS cash "Kas"  journal VRK sales "Verkoop"
 account kas 1000 "Kas"  account deb 1300 "Debiteuren" debtors
 account hoog 1520 "BTW hoog"  account laag 1521 "BTW laag"  account omzet 8000 "Omzet"
+account afronding 8990 "Afronding"
 vat high 21% code "VH"  vat low 6% code "VL"
 method cash turnover  method invoice individual
 when sale post VRK deb -> omzet
@@ -35,7 +36,7 @@ when tax vat=high post VRK deb -> hoog
 when tax vat=low post VRK deb -> laag
 when payment method=cash post KAS kas -> deb
 when payment method=invoice skip
-when cost skip  when rounding skip  when difference skip  when movement skip
+when cost skip  when rounding post KAS afronding -> deb  when difference skip  when movement skip
 """
 
 

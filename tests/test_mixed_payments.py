@@ -160,7 +160,7 @@ def diagnostics_of(methods: str, rules: str = "") -> list[str]:
 
 def test_with_on_a_turnover_method_is_an_error():
     assert diagnostics_of("method invoice individual method lease individual\nmethod bank turnover with pin\n"
-                          "when payment method=bank skip\n") == [
+                          "when payment method=bank post KAS kas -> deb\n") == [
         "18:22: `with` is for individual methods: it lets a receipt invoiced by one be paid in part by other "
         "methods; a turnover receipt may have any payments"]
 
@@ -179,7 +179,7 @@ def test_with_names_declared_turnover_methods_once():
 
 def test_a_method_taken_with_an_invoice_must_credit_the_debtor():
     skipped = diagnostics_of("method invoice individual with pin method lease individual\n",
-                             "when payment method=pin skip\n")
+                             "when payment method=pin mode=individual skip\n")  # turnover pin: the counter debtor
     assert len(skipped) == 1 and "'pin' pays with 'invoice', so its payment rule at <rules>:13 must credit a " \
         "debtors account" in skipped[0] and skipped[0].endswith("that rule skips it")
     reversed_ = diagnostics_of("method invoice individual with pin method lease individual\n",

@@ -79,7 +79,7 @@ def test_keywords_are_not_reserved_words():
         when sale post VRK debiteuren -> omzet
         when tax post VRK debiteuren -> vat
         when payment method in (cash, pin) post KAS cash -> debiteuren
-        when cost skip when rounding skip
+        when cost skip when rounding post KAS afronding -> debiteuren
     """)
     assert ruleset is not None, diagnostics.format()
     assert {"cash", "vat", "when", "pin"} <= set(ruleset.accounts)
@@ -231,7 +231,7 @@ def test_a_debtors_account_on_turnover_needs_a_counter_debtor():
 
 
 def test_a_fixed_debtor_is_only_for_individual_methods():
-    assert "a fixed debtor is for individual methods" in only_error(COMPLETE + 'method pin turnover debtor "1"\nwhen payment method=pin skip')
+    assert "a fixed debtor is for individual methods" in only_error(COMPLETE + 'method pin turnover debtor "1"\nwhen payment method=pin post KAS kas -> debiteuren')
 
 
 def test_describe_placeholders_are_checked():

@@ -484,10 +484,13 @@ def test_snelstart_sales_booking_and_missing_ids(day, tmp_path):
     assert sum(r["bedrag"] for r in invoice["boekingsregels"]) + sum(b["btwBedrag"] for b in invoice["btw"]) \
         == invoice["factuurbedrag"]
     assert {b["btwSoort"] for b in invoice["btw"]} == {"VerkopenHoog", "VerkopenLaag"}
-    # without ids the entries are errors that say which setting is missing
+    # without ids the entries are errors that say which ids they lack; the settings to add are one list
     rendering = render(day, load_rules(EXAMPLES / "bakery-targets.rules"), "snelstart")
     assert len(rendering.errors) == len(day.entries)
-    assert "account 1000 has no snelstart id (add `target snelstart grootboek-1000" in rendering.errors[0]
+    assert ("no snelstart id for journal KAS, account 1000, account 1110, account 1300, debtor BALIE, account 4310, "
+            "account 4990, account 8990") in rendering.errors[0]
+    assert 'target snelstart grootboek-1000 "…"' in rendering.missing
+    assert sorted(set(rendering.missing)) == rendering.missing  # each once
     validate_snelstart(rendering.text)  # an empty document is still a valid one
 
 
@@ -510,8 +513,13 @@ def test_ubl_needs_the_seller_settings(day):
 
     from tillpost.targets import TargetError
 
-    with _pytest.raises(TargetError, match="target 'ubl' needs setting 'kvk'"):
+    with _pytest.raises(TargetError) as raised:
         render(day, load_rules(EXAMPLES / "bakery.rules"), "ubl")
+    # every missing setting at once, as lines to paste into the rule file
+    message = str(raised.value)
+    assert message.startswith("target 'ubl' needs 6 settings the rule file does not give; add:\n")
+    for setting in ("kvk", "vat-number", "street", "postcode", "city", "iban"):
+        assert f'\n  target ubl {setting} "…"' in message
 
 
 def test_book_with_per_invoice_target_writes_a_folder(tmp_path):
@@ -545,7 +553,8 @@ def test_moneybird_invoice_prices_keep_the_receipt_total(day, tmp_path):
     path.write_text("\n".join(l for l in text.splitlines() if "taxrate-low" not in l), encoding="utf-8")
     rendering = render(day, load_rules(path), "moneybird")
     assert len(rendering.errors) == 4
-    assert all("VAT low has no moneybird id (add `target moneybird taxrate-low" in e for e in rendering.errors)
+    assert all(e.endswith("no moneybird id for VAT low") for e in rendering.errors)
+    assert rendering.missing == ['target moneybird taxrate-low "…"']
 
 
 def test_exact_online_rest_sales_entry_keeps_the_receipt_vat(day):

@@ -107,5 +107,11 @@ def test_every_compiler_message_is_documented():
                    "of target", "unknown mode", "`with` is for individual methods", "is this method itself",
                    "is individual too", "must credit a debtors account", "in an individual receipt",
                    "a till closing has no debtor", "of a till closing always have",
-                   "a movement is payin, payout or deposit", "a till closing with one will be an error"]:
+                   "a movement is payin, payout or deposit", "a till closing with one will be an error",
+                   # the diagnostics of issue 10: templates, skips, includes, bytes, recovery, repeats, lint
+                   "a placeholder takes no format", "names no field", "a placeholder is a plain name",
+                   "cannot be skipped", "is a folder, not a rule file", "a path cannot contain a NUL character",
+                   "loops back on itself", "nests includes more than", "is not UTF-8 text", "did you mean 'account'?",
+                   "is not a condition (attribute=value)", "more like this in", "its sides look swapped",
+                   "case receipt", "add a rule for their overlap", "did you mean 'twinfield'?"]:
         assert phrase in doc, phrase

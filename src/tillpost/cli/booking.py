@@ -10,7 +10,7 @@ from . import cli
 from ..api import book, compile_file, read_receipts, render_table, to_json
 from ..engine.diagnostics import Diagnostics
 from ..engine.receipts import InputError
-from ..engine.terminal import printable
+from ..engine.terminal import printable, printable_lines
 
 
 def say(text: str) -> None:
@@ -32,7 +32,7 @@ def print_diagnostics(diagnostics: Diagnostics, fmt: str = "text") -> None:
         click.echo(json.dumps([d.as_dict() for d in diagnostics.sorted()], indent=2), err=True)
     elif diagnostics.items:
         click.echo(printable_lines(diagnostics.format()), err=True, nl=False)
-        n_err, n_warn = len(diagnostics.errors), len(diagnostics.warnings)
+        n_err, n_warn = diagnostics.count("error"), diagnostics.count("warning")
         click.echo(f"{n_err} error(s), {n_warn} warning(s)", err=True)
 
 
@@ -71,18 +71,19 @@ def write_out(text: str, out: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="Diagnostics as text, or as JSON for editors and CI annotations.")
 @click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
-              help="Receipt files or folders (a client's cases/): also warn about rules no case matches and "
-                   "facts only a catch-all rule caught. Repeatable.")
+              help="Receipt files or folders (a client's cases/): book them, report each receipt that cannot be "
+                   "booked as an error, and warn about rules no case matches and facts only a catch-all rule "
+                   "caught. Repeatable.")
 def check(rules: str, fmt: str, cases: tuple[str, ...]) -> None:
     """Compile RULES and report every problem; exit 0 (warnings only) or 2 (errors).
 
     Besides the compiler's diagnostics, lint warnings: accounts declared in RULES that
     no rule books on, and with --cases, rules no case matches and facts only a
-    catch-all rule caught.
+    catch-all rule caught. With --cases, a case receipt that cannot be booked is an error.
     """
     from ..api import compile_file
     from ..workflow.diff import receipt_files
-    from ..workflow.lint import lint
+    from ..workflow.lint import case_errors, lint
 
     from ..targets import check_target_settings
 
@@ -91,6 +92,7 @@ def check(rules: str, fmt: str, cases: tuple[str, ...]) -> None:
         check_target_settings(ruleset, diagnostics)
         try:
             lint(ruleset, rules, diagnostics, receipt_files(list(cases)))
+            case_errors(ruleset, receipt_files(list(cases)), diagnostics)
         except InputError as e:
             print_diagnostics(diagnostics, fmt)
             click.echo(str(e), err=True)
@@ -168,7 +170,3 @@ def explain(rules: str, receipts: str, receipt_ids: tuple[str, ...], source: str
     if missing:
         sys.exit(1)
 
-
-def printable_lines(text: str) -> str:
-    """Text of several lines for a person: each line shown, never obeyed (engine/terminal.py)."""
-    return "".join(printable(line) + "\n" for line in text.splitlines())

@@ -31,14 +31,25 @@ def fmt_cmd(rules: tuple[str, ...], check: bool) -> None:
     from ..workflow.fmt import FormatError, format_text
     from .booking import print_diagnostics
 
+    from ..engine.diagnostics import Diagnostics
+    from ..engine.rulefiles import decode_rules
+
     unusable = unformatted = 0
     for path in _rule_files(rules):
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            click.echo(f"{path}: cannot read: {e}", err=True)
+            data = path.read_bytes()
+        except OSError as e:
+            click.echo(f"{path}: cannot read: {e.strerror or e}", err=True)
             unusable += 1
             continue
+        diagnostics = Diagnostics()
+        text = decode_rules(data, str(path), diagnostics)
+        if text is None:  # not UTF-8: said where, and left alone
+            print_diagnostics(diagnostics)
+            unusable += 1
+            continue
+        if data.startswith(b"\xef\xbb\xbf"):
+            text = "\ufeff" + text  # the mark is no part of the layout: fmt drops it
         try:
             formatted = format_text(text, str(path))
         except FormatError as e:

@@ -201,7 +201,7 @@ def export(store: Store, ruleset: RuleSet, rules_path: str, target: str, out: st
         numbered = _numbered(store.client, export_id, entries)
         rendering = render(_canonical(numbered), ruleset, t, today=created[:10])
         if rendering.left_out:
-            result.errors = list(rendering.errors)
+            result.errors = list(rendering.errors) + ([rendering.missing_ids] if rendering.missing_ids else [])
             left = set(rendering.left_out)
             result.unexported = sorted(e["id"] for i, e in enumerate(entries) if i in left)
             entries = [e for i, e in enumerate(entries) if i not in left]

@@ -7,11 +7,11 @@ stops at the first problem: all diagnostics of a file come in one run.
 
 from __future__ import annotations
 
-import difflib
-import string
 from decimal import Decimal
+from itertools import chain
 from pathlib import Path
 
+from .conflicts import FactSpace, Other, conflicts, inside, uncovered
 from .diagnostics import Diagnostics, Position, RulesError
 from .gcpause import gc_paused
 from .matcher import Matcher
@@ -38,12 +38,19 @@ from .ruleset import (
     SourceMapping,
     TargetSetting,
     Vat,
+    default_describe,
 )
-from .syntax import Statement, Word, parse
+from .rulefiles import read_statements, rules_root  # noqa: F401  (rules_root: for the workflow)
+from .syntax import Statement, Word, did_you_mean, parse
+from .templates import template_problems
 
 SOURCE_MAPPINGS = ("payment", "tax", "category", "movement")
 INDIVIDUAL_PLACEHOLDERS = ("number", "id", "date", "store", "register", "customer", "debtor")
 MAX_CONFLICTS = 50
+# The facts of a turnover receipt that together net the counter debtor to zero, as they are called
+# in a message: what the receipt was sold for, its VAT, what was paid and the cash rounding.
+SETTLING = {"sale": "the sales of turnover receipts", "tax": "the VAT of turnover receipts",
+            "payment": "turnover payments", "rounding": "the cash rounding of turnover receipts"}
 
 
 def _one_of(words) -> str:
@@ -52,51 +59,8 @@ def _one_of(words) -> str:
 
 
 def _did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
-def rules_root(path: Path) -> Path:
-    """The client's rules folder, which includes may not leave.
-
-    The nearest enclosing folder called `rules` (so `rules/acme/client.rules` may
-    include `rules/common/rgs.rules`), else the rule file's own folder.
-    """
-    path = path.resolve()
-    for parent in path.parents:
-        if parent.name == "rules":
-            return parent
-    return path.parent
-
-
-def read_statements(path: Path, diagnostics: Diagnostics, root: Path | None = None) -> tuple[list[Statement], list[str]]:
-    """Parse a rule file and, depth first in place, every file it includes."""
-    root = (root or rules_root(path)).resolve()
-    statements: list[Statement] = []
-    files: list[str] = []
-
-    def visit(file: Path, shown: str, stack: tuple[Path, ...]) -> None:
-        files.append(shown)
-        text = file.read_text(encoding="utf-8")
-        for st in parse(text, shown, diagnostics):
-            if st.kind != "include":
-                statements.append(st)
-                continue
-            target = (file.parent / st["path"].text).resolve()
-            target_shown = str(Path(shown).parent / st["path"].text)
-            pos = st["path"].pos
-            if not target.is_relative_to(root):
-                diagnostics.error(pos, f"include '{st['path'].text}' is outside the client's rules folder {root}")
-            elif target in stack:
-                chain = " -> ".join(p.name for p in (*stack, target)[stack.index(target):])
-                diagnostics.error(pos, f"include cycle: {chain}")
-            elif not target.is_file():
-                diagnostics.error(pos, f"include '{st['path'].text}': no such file")
-            else:
-                visit(target, target_shown, (*stack, target))
-
-    visit(path.resolve(), str(path), (path.resolve(),))
-    return statements, files
+    close = did_you_mean(word, choices)
+    return f"; did you mean '{close}'?" if close else ""
 
 
 class _Compiler:
@@ -111,6 +75,7 @@ class _Compiler:
         self.describe = dict(DEFAULT_DESCRIBE)
         self.journals: dict[str, Journal] = {}
         self.accounts: dict[str, Account] = {}
+        self.numbers: dict[str, Account] = {}  # account number → the first account declared with it
         self.vats: dict[str, Vat] = {}
         self.methods: dict[str, Method] = {}
         self.attributes: dict[str, Word] = {}
@@ -162,7 +127,8 @@ class _Compiler:
         fields = []
         for f in st["fields"]:
             if f.text not in GROUP_FIELDS:
-                self.d.error(f.pos, f"cannot group by '{f.text}'; expected {_one_of(GROUP_FIELDS)}")
+                self.d.error(f.pos, f"cannot group by '{f.text}'; expected {_one_of(GROUP_FIELDS)}"
+                             + _did_you_mean(f.text, GROUP_FIELDS))
             elif f.text in fields:
                 self.d.error(f.pos, f"'{f.text}' is named twice")
             else:
@@ -172,7 +138,8 @@ class _Compiler:
     def describe_(self, st: Statement) -> None:
         mode = st["mode"]
         if mode.text not in MODES:
-            self.d.error(mode.pos, f"unknown mode '{mode.text}'; expected {_one_of(MODES)}")
+            self.d.error(mode.pos, f"unknown mode '{mode.text}'; expected {_one_of(MODES)}"
+                         + _did_you_mean(mode.text, MODES))
             return
         if self.once(st, f"describe {mode.text}"):
             self.describe[mode.text] = st["template"].text
@@ -181,7 +148,8 @@ class _Compiler:
     def journal_(self, st: Statement) -> None:
         name, jtype = st["name"], st["type"]
         if jtype.text not in JOURNAL_TYPES:
-            self.d.error(jtype.pos, f"unknown journal type '{jtype.text}'; expected {_one_of(JOURNAL_TYPES)}")
+            self.d.error(jtype.pos, f"unknown journal type '{jtype.text}'; expected {_one_of(JOURNAL_TYPES)}"
+                         + _did_you_mean(jtype.text, JOURNAL_TYPES))
         desc = st.get("description")
         self.declare(self.journals, name, "journal", Journal(name.text, jtype.text, desc.text if desc else name.text, name.pos))
 
@@ -193,11 +161,11 @@ class _Compiler:
             self.d.error(number.pos, "account number is empty")
         desc = st.get("description")
         account = Account(name.text, number.text, desc.text if desc else name.text, "debtors" in st.words, name.pos)
-        for other in self.accounts.values():
-            if other.number == account.number and other.name != account.name:
-                self.d.warning(number.pos, f"account number {number.text} is also declared as '{other.name}' at {other.pos}; their lines are summed")
-                break
+        other = self.numbers.get(account.number)
+        if other is not None and other.name != account.name:
+            self.d.warning(number.pos, f"account number {number.text} is also declared as '{other.name}' at {other.pos}; their lines are summed")
         self.declare(self.accounts, name, "account", account)
+        self.numbers.setdefault(account.number, account)
 
     def vat_(self, st: Statement) -> None:
         name, rate = st["name"], st["rate"]
@@ -210,7 +178,8 @@ class _Compiler:
     def method_(self, st: Statement) -> None:
         name, mode = st["name"], st["mode"]
         if mode.text not in MODES:
-            self.d.error(mode.pos, f"unknown mode '{mode.text}'; expected {_one_of(MODES)}")
+            self.d.error(mode.pos, f"unknown mode '{mode.text}'; expected {_one_of(MODES)}"
+                         + _did_you_mean(mode.text, MODES))
         debtor = st.get("debtor")
         if debtor is not None and mode.text == "turnover":
             self.d.error(debtor.pos, "a fixed debtor is for individual methods; turnover entries use the counter debtor")
@@ -244,7 +213,8 @@ class _Compiler:
     def source_(self, st: Statement) -> None:
         what = st["what"]
         if what.text not in SOURCE_MAPPINGS:
-            self.d.error(what.pos, f"cannot map a source's '{what.text}'; expected {_one_of(SOURCE_MAPPINGS)}")
+            self.d.error(what.pos, f"cannot map a source's '{what.text}'; expected {_one_of(SOURCE_MAPPINGS)}"
+                         + _did_you_mean(what.text, SOURCE_MAPPINGS))
             return
         self.sources.append(SourceMapping(st["source"].text, what.text, st["value"].text, st["name"].text, st["name"].pos))
 
@@ -259,7 +229,8 @@ class _Compiler:
     def rule_(self, st: Statement) -> None:
         kind = st["kind"]
         if kind.text not in FACT_KINDS:
-            self.d.error(kind.pos, f"unknown fact kind '{kind.text}'; expected {_one_of(FACT_KINDS)}")
+            self.d.error(kind.pos, f"unknown fact kind '{kind.text}'; expected {_one_of(FACT_KINDS)}"
+                         + _did_you_mean(kind.text, FACT_KINDS))
             return
         allowed = RECEIPT_ATTRIBUTES + tuple(self.attributes) + KIND_ATTRIBUTES[kind.text]
         conditions: dict[str, frozenset[str]] = {}
@@ -308,27 +279,26 @@ class _Compiler:
             self.d.error(v.pos, f"undeclared method '{v.text}'" + _did_you_mean(v.text, self.methods))
             return False
         if attr in FIXED_VALUES and v.text not in FIXED_VALUES[attr]:
-            self.d.error(v.pos, f"'{attr}' is {_one_of(FIXED_VALUES[attr])}, never '{v.text}'")
+            self.d.error(v.pos, f"'{attr}' is {_one_of(FIXED_VALUES[attr])}, never '{v.text}'"
+                         + _did_you_mean(v.text, FIXED_VALUES[attr]))
             return False
         return True
 
     # -- whole-file checks -----------------------------------------------------------
 
     def check_describe(self) -> None:
+        """Each description, given or the default, must fill in for every entry: placeholders
+        are plain names of what the entry knows (a turnover entry: its group fields)."""
+        defaults = default_describe(self.group_by)
         for mode, template in self.describe.items():
             pos = self.singletons.get(f"describe-template {mode}")
+            if pos is None:  # the default fits the grouping
+                template = self.describe[mode] = defaults[mode]
             allowed = self.group_by if mode == "turnover" else INDIVIDUAL_PLACEHOLDERS
-            try:
-                fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-            except ValueError as e:
-                if pos:
-                    self.d.error(pos, f"bad description template: {e}")
-                continue
-            for f in fields:
-                if f not in allowed and pos:
-                    extra = " (turnover entries are grouped by " + ", ".join(self.group_by) + ")" if mode == "turnover" else ""
-                    self.d.error(pos, f"unknown placeholder {{{f}}} in the {mode} description; expected one of "
-                                 + ", ".join("{" + a + "}" for a in allowed) + extra)
+            note = f" (turnover entries are grouped by {', '.join(self.group_by)})" if mode == "turnover" else ""
+            what = f"the {mode} description" if pos else f"the default {mode} description \"{template}\""
+            for message in template_problems(template, allowed, what, note):
+                self.d.error(pos or self.singletons.get("group") or Position(self.main, 1, 1), message)
 
     def may_be_turnover(self, rule: Rule) -> bool:
         modes = rule.conditions.get("mode")
@@ -351,30 +321,71 @@ class _Compiler:
                                      "for its lines: declare `counter debtor \"…\"`")
                         return
 
-    def feasible(self, kind: str, a: Rule, b: Rule) -> bool:
-        """Can one payment fact meet both rules? A method fixes the mode (SPEC §5)."""
-        if kind != "payment":
-            return True
-        methods = set(self.methods)
-        for r in (a, b):
-            if "method" in r.conditions:
-                methods &= r.conditions["method"]
-        modes = set(MODES)
-        for r in (a, b):
-            if "mode" in r.conditions:
-                modes &= r.conditions["mode"]
-        # A method that pays with an individual one (`with`) is also paid in individual receipts.
+    def fact_space(self) -> FactSpace:
+        """The values facts can have: fixed words, the declared VAT names and methods; and a
+        payment's method fixes its mode (SPEC §5) — but a method an individual one takes `with`
+        it is paid in individual receipts too."""
+        finite = {attr: frozenset(values) for attr, values in FIXED_VALUES.items()}
+        finite["vat"] = frozenset(self.vats)
+        finite["method"] = frozenset(self.methods)
         mixed = {name for m in self.methods.values() for name, _ in m.mixed}
-        return any(self.methods[m].mode in modes or (m in mixed and "individual" in modes) for m in methods)
+        modes = {m.name: frozenset({m.mode, "individual"} if m.name in mixed else {m.mode})
+                 for m in self.methods.values()}
+        return FactSpace(finite, {"payment": [("method", "mode", modes)]})
+
+    def turnover_debtors(self) -> Account | None:
+        """The debtors account turnover receipts are booked against (the first by name), if any:
+        on it the counter debtor must net to zero, so every settling fact must be booked on it."""
+        debtors = sorted({a.name: a for r in self.rules if r.kind in SETTLING and r.post and self.may_be_turnover(r)
+                          for a in (r.post.debit, r.post.credit) if a.debtors}.items())
+        return debtors[0][1] if debtors else None
+
+    def check_settling_skips(self, matcher: Matcher, space: FactSpace, statements_by_pos: dict) -> None:
+        """A skipped sale, VAT, payment or cash rounding of a turnover receipt leaves the counter
+        debtor open by its amount when the others are booked against it: refuse the rule.
+        (A VAT name of 0% books nothing anyway; when no turnover rule books on a debtors account,
+        the receipts are booked straight on cash and revenue, and a skip leaves nothing open.)"""
+        account = self.turnover_debtors()
+        if account is None:
+            return
+        why = (f"turnover receipts are booked against the counter debtor on debtors account '{account.name}' "
+               f"({account.number}), which would stay open by their amount")
+        turnover = frozenset(m.name for m in self.methods.values() if m.mode == "turnover")
+        taxed = frozenset(v.name for v in self.vats.values() if v.rate)
+        for kind, what in SETTLING.items():
+            index = matcher.kinds[kind]
+            for rule in index.rules:
+                if rule.post is not None:
+                    continue
+                covers = ([c.conditions for c in index.rules if c is not rule] if not rule.conditions else
+                          [c for c in inside(index.rules, index.by_value, rule.conditions) if c != rule.conditions])
+                box = dict(rule.conditions)
+                box["mode"] = box.get("mode", frozenset(MODES)) & {"turnover"}  # of turnover receipts only
+                if kind == "payment":
+                    skipped = [m for m in sorted(box.get("method", turnover) & turnover) if box["mode"]
+                               and uncovered(kind, {**box, "method": frozenset([m])}, covers, space) is not None]
+                    what = f"turnover payments (method {', '.join(skipped)})"
+                else:
+                    if kind == "tax":
+                        box["vat"] = box.get("vat", taxed) & taxed
+                    skipped = all(box.values()) and uncovered(kind, box, covers, space) is not None
+                if not skipped:
+                    continue
+                side = f"JOURNAL {account.name} -> ACCOUNT" if kind in ("sale", "tax") else f"JOURNAL ACCOUNT -> {account.name}"
+                self.d.error(statements_by_pos[rule.pos]["action"].pos,
+                             f"{what} cannot be skipped: {why}; post them against it: "
+                             f"`{rule.text.removesuffix('skip')}post {side}`")
 
     def check_coverage(self) -> None:
         kinds = {r.kind for r in self.rules}
         payment_rules = [r for r in self.rules if r.kind == "payment"]
         tax_rules = [r for r in self.rules if r.kind == "tax"]
+        debtors = self.turnover_debtors()
         for m in self.methods.values():
             if not any("method" not in r.conditions or m.name in r.conditions["method"] for r in payment_rules):
-                self.d.error(m.pos, f"method '{m.name}' has no payment rule; add `when payment method={m.name} …` "
-                             "(post it, or skip it when it is paid later)")
+                how = (f"(post it against {debtors.name}, the counter debtor's account)"
+                       if debtors and m.mode == "turnover" else "(post it, or skip it when it is paid later)")
+                self.d.error(m.pos, f"method '{m.name}' has no payment rule; add `when payment method={m.name} …` {how}")
         for v in self.vats.values():
             if not any("vat" not in r.conditions or v.name in r.conditions["vat"] for r in tax_rules):
                 self.d.error(v.pos, f"VAT '{v.name}' has no tax rule; add `when tax vat={v.name} post …`")
@@ -382,8 +393,12 @@ class _Compiler:
         for kind in FACT_KINDS:
             if kind not in kinds:
                 holder = "a till closing" if kind in CLOSING_KINDS else "a receipt"
-                self.d.warning(first, f"no rule books {kind} facts: {holder} with one will be an error; "
-                               f"write `when {kind} skip` to book none")
+                if debtors is not None and kind in SETTLING:
+                    side = f"{debtors.name} -> ACCOUNT" if kind in ("sale", "tax") else f"ACCOUNT -> {debtors.name}"
+                    fix = f"write `when {kind} post JOURNAL {side}` to book them against the counter debtor"
+                else:
+                    fix = f"write `when {kind} skip` to book none"
+                self.d.warning(first, f"no rule books {kind} facts: {holder} with one will be an error; {fix}")
 
     def check_sources(self) -> None:
         for m in self.sources:
@@ -441,18 +456,22 @@ class _Compiler:
         check_mixed(self.methods, self.rules, self.d)
         receipt_attrs = RECEIPT_ATTRIBUTES + tuple(self.attributes)
         matcher = Matcher(self.rules, receipt_attrs)
-        conflicts = 0
-        for problem, a, b, example in matcher.conflicts(self.feasible):
-            conflicts += 1
-            if conflicts > MAX_CONFLICTS:
+        space = self.fact_space()
+        found = 0
+        for problem, a, b, example in chain.from_iterable(
+                conflicts(kind, index.rules, index.by_value, space) for kind, index in matcher.kinds.items()):
+            found += 1
+            if found > MAX_CONFLICTS:
                 self.d.error(b.pos, f"more than {MAX_CONFLICTS} conflicting rules; stopped listing them")
                 break
             if problem == "duplicate":
                 self.d.error(b.pos, f"duplicate rule: same fact kind and conditions as the rule at {a.where}")
             else:
-                fact = " ".join([a.kind] + [f"{k}={_quote(v)}" for k, v in example.items()])
+                fact = " ".join([a.kind] + [f"{k}={_shown_value(v)}" for k, v in example.items()])
                 self.d.error(b.pos, f"ambiguous rules: this rule and the rule at {a.where} both match `{fact}` "
-                             "and neither is more specific; add a condition to one of them")
+                             f"and neither is more specific; add a rule for their overlap (`{_overlap_rule(a, b)} …`) "
+                             "or a condition to one of them")
+        self.check_settling_skips(matcher, space, by_pos)
         if self.d.errors:
             return None
         return RuleSet(
@@ -467,6 +486,23 @@ class _Compiler:
 
 def _quote(value: str) -> str:
     return value if value.replace("-", "").replace("_", "").replace(".", "").isalnum() else f'"{value}"'
+
+
+def _shown_value(value) -> str:
+    return str(value) if isinstance(value, Other) else _quote(value)
+
+
+def _overlap_rule(a: Rule, b: Rule) -> str:
+    """`when KIND …` for exactly the facts both rules match."""
+    box = dict(a.conditions)
+    for attr, values in b.conditions.items():
+        box[attr] = box[attr] & values if attr in box else values
+    parts = ["when", a.kind]
+    for attr in sorted(box):
+        values = sorted(box[attr])
+        parts.append(f"{attr}={_quote(values[0])}" if len(values) == 1
+                     else f"{attr} in (" + ", ".join(map(_quote, values)) + ")")
+    return " ".join(parts)
 
 
 def _rule_text(st: Statement) -> str:
@@ -500,13 +536,15 @@ def _compile_file(path: Path, root: str | Path | None) -> tuple[RuleSet | None, 
         diagnostics.error(Position(str(path), 1, 1), "no such rule file")
         return None, diagnostics
     try:
-        statements, files = read_statements(path, diagnostics, Path(root) if root else None)
-    except (OSError, UnicodeDecodeError) as e:
-        diagnostics.error(Position(str(path), 1, 1), f"cannot read the rule file: {e}")
+        read = read_statements(path, diagnostics, Path(root) if root else None)
+    except OSError as e:
+        diagnostics.error(Position(str(path), 1, 1), f"cannot read the rule file: {e.strerror or e}")
         return None, diagnostics
-    ruleset = compile_statements(statements, diagnostics, str(path))
+    if read.unreadable:
+        return None, diagnostics
+    ruleset = compile_statements(read.statements, diagnostics, str(path))
     if ruleset is not None:
-        ruleset.files = tuple(files)
+        ruleset.files = tuple(read.files)
     return ruleset, diagnostics
 
 

@@ -3,9 +3,10 @@
 Rules of one fact kind are ordered by specificity (SPEC §6): rule A is more
 specific than B when A constrains every attribute B does, each to a subset, and
 the two differ. The compiler rejects two rules that can match one fact when
-neither is more specific, so the rules matching any fact form a chain, and the
-most specific one is the first of them in the order (most attributes
-constrained, then fewest values allowed).
+neither is more specific and no rule more specific than both matches it
+(conflicts.py), so the rules matching any fact have one most specific among
+them, more specific than each of the others: the first of them in the order
+(most attributes constrained, then fewest values allowed).
 
 Lookups go through an index per attribute (value → rules) and are cached on
 the values of just the attributes the kind's rules look at, so booking cost
@@ -15,7 +16,6 @@ does not grow with the number of rules: a fact costs one dict lookup.
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import product
 from operator import itemgetter
 
 from .ruleset import KIND_ATTRIBUTES, Rule
@@ -101,63 +101,3 @@ class Matcher:
 
     def find(self, kind: str, attrs: dict[str, str]) -> Rule | None:
         return self.kinds[kind].find(attrs)
-
-    def conflicts(self, feasible=None):
-        """Pairs of rules (earlier, later in the file) that are duplicates or ambiguous.
-
-        Yields (kind_of_problem, rule_a, rule_b, example_attrs) with kind_of_problem
-        'duplicate' or 'ambiguous'. `feasible(kind, rule_a, rule_b)` may veto an
-        overlap no real fact can have.
-
-        Two rules can match one fact when, on every attribute both constrain, their
-        values meet. Rules are grouped by the attributes they constrain, and a group
-        is indexed by its values on the attributes it shares with another, so only
-        pairs that really overlap are compared: a file of ten thousand rules per
-        store and category compiles in a fraction of a second.
-        """
-        for index in self.kinds.values():
-            groups: dict[tuple, list[Rule]] = defaultdict(list)
-            for rule in index.rules:
-                groups[tuple(sorted(rule.conditions))].append(rule)
-            signatures = list(groups)
-            for n, first in enumerate(signatures):
-                for second in signatures[n:]:
-                    yield from _group_conflicts(index.kind, groups[first], groups[second], first == second,
-                                                [a for a in first if a in second], feasible)
-
-
-def _value_keys(rule: Rule, attrs: list[str]):
-    return product(*(sorted(rule.conditions[a]) for a in attrs))
-
-
-def _group_conflicts(kind, ones: list[Rule], others: list[Rule], same: bool, common: list[str], feasible):
-    by_values: dict[tuple, list[Rule]] = defaultdict(list)
-    for other in others:
-        for key in _value_keys(other, common):
-            by_values[key].append(other)
-    for a in ones:
-        seen = set()
-        for key in _value_keys(a, common):
-            for b in by_values.get(key, ()):
-                if b is a or b.index in seen or (same and b.index < a.index):
-                    continue
-                seen.add(b.index)
-                if a.conditions == b.conditions:
-                    first, second = sorted((a, b), key=lambda r: r.pos)
-                    yield "duplicate", first, second, None
-                elif a.more_specific_than(b) or b.more_specific_than(a):
-                    continue
-                elif feasible is None or feasible(kind, a, b):
-                    first, second = sorted((a, b), key=lambda r: r.pos)
-                    yield "ambiguous", first, second, overlap_example(a, b)
-
-
-def overlap_example(a: Rule, b: Rule) -> dict[str, str]:
-    """A fact's attributes that both rules match."""
-    example = {}
-    for attr in sorted(set(a.conditions) | set(b.conditions)):
-        allowed = a.conditions.get(attr, b.conditions.get(attr))
-        if attr in a.conditions and attr in b.conditions:
-            allowed = a.conditions[attr] & b.conditions[attr]
-        example[attr] = min(allowed)
-    return example

@@ -21,7 +21,14 @@ JOURNAL_TYPES = ("cash", "memo", "sales")
 MODES = ("turnover", "individual")
 GROUP_FIELDS = ("date", "store", "register")
 DEFAULT_GROUP = ("date", "store")
-DEFAULT_DESCRIBE = {"turnover": "Dagomzet {date} {store}", "individual": "Bon {number}"}
+
+
+def default_describe(group_by: tuple[str, ...]) -> dict[str, str]:
+    """The descriptions without `describe`: a turnover entry's names what it is grouped by."""
+    return {"turnover": " ".join(["Dagomzet", *("{" + f + "}" for f in group_by)]), "individual": "Bon {number}"}
+
+
+DEFAULT_DESCRIBE = default_describe(DEFAULT_GROUP)  # "Dagomzet {date} {store}"
 
 # Attributes every fact has (SPEC §5), then the ones of each kind.
 RECEIPT_ATTRIBUTES = ("store", "register", "source", "mode", "refund", "customer")

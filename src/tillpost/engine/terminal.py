@@ -26,3 +26,8 @@ def printable(text: str) -> str:
 def _escape_one(m: re.Match) -> str:
     c = ord(m.group())
     return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def printable_lines(text: str) -> str:
+    """Text of several lines for a person: each line shown, never obeyed; ends with a newline."""
+    return "".join(printable(line) + "\n" for line in text.splitlines())

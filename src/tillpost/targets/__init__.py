@@ -100,6 +100,15 @@ class Rendering:
     # positions (0-based) in the journal's entries of those not rendered: the ones in `errors`, and
     # for an invoice target the entries that are no invoices (an export leaves them unexported)
     left_out: list[int] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # the `target …` lines that would give the ids it lacks
+
+    @property
+    def missing_ids(self) -> str | None:
+        """The ids the entries in `errors` lack, said once: the `target …` lines to add."""
+        if not self.missing:
+            return None
+        return (f"target {self.target.name}: the rule file lacks {len(self.missing)} id(s); add:\n"
+                + "\n".join(f"  {line}" for line in self.missing))
 
     @property
     def text(self) -> str:
@@ -153,7 +162,15 @@ def check_target_settings(ruleset: RuleSet, diagnostics: Diagnostics | None = No
     and required settings missing from a target the file configures. `tillpost check` can call it."""
     import re
 
+    from ..engine.syntax import did_you_mean
+
+    def guess(word: str, choices) -> str:
+        close = did_you_mean(word, choices)
+        return f"; did you mean '{close}'?" if close else ""
+
     d = diagnostics if diagnostics is not None else Diagnostics()
+    if not ruleset.target_settings:
+        return d  # nothing to check: not worth reading every target's manifest
     for file in ruleset.files:
         if file not in d.sources and os.path.isfile(file):
             d.add_source(file, Path(file).read_text(encoding="utf-8"))
@@ -163,15 +180,17 @@ def check_target_settings(ruleset: RuleSet, diagnostics: Diagnostics | None = No
         first_pos.setdefault(ts.target, ts.target_pos or ts.pos)
         target = known.get(ts.target)
         if target is None:
-            d.error(ts.target_pos or ts.pos, f"unknown target '{ts.target}'; expected one of: {', '.join(known)}")
+            d.error(ts.target_pos or ts.pos, f"unknown target '{ts.target}'; expected one of: {', '.join(known)}"
+                    + guess(ts.target, known))
             continue
         setting = target.setting(ts.setting)
         if setting is None:
             expected = ", ".join(target.settings) or "none"
-            d.error(ts.setting_pos or ts.pos, f"target '{ts.target}' has no setting '{ts.setting}'; its settings: {expected}")
+            d.error(ts.setting_pos or ts.pos, f"target '{ts.target}' has no setting '{ts.setting}'; its settings: {expected}"
+                    + guess(ts.setting, [n for n in target.settings if not n.endswith("*")]))
         elif setting.choices and ts.value not in setting.choices:
             d.error(ts.pos, f"setting '{ts.setting}' of target '{ts.target}' is one of {', '.join(setting.choices)}, "
-                            f"not '{ts.value}'")
+                            f"not '{ts.value}'" + guess(ts.value, setting.choices))
         elif setting.pattern and not re.fullmatch(setting.pattern, ts.value):
             d.error(ts.pos, f"setting '{ts.setting}' of target '{ts.target}': '{ts.value}' is not "
                             f"{setting.description or setting.pattern}")
@@ -214,13 +233,20 @@ def resolve_settings(target: Target, ruleset: RuleSet, overrides: dict | None = 
         if name not in target.settings and s.pattern and not re.fullmatch(s.pattern, value):
             raise TargetError(f"setting '{name}' of target '{target.name}': '{value}' is not {s.description}")
         out[name] = value
+    missing = [s for s in target.settings.values()
+               if not s.name.endswith("*") and s.required and given.get(s.name, s.default) is None]
+    if missing:  # all of them at once: one round trip to the client's file, not one per setting
+        lines = [f"target {target.name} {s.name} \"…\"" for s in missing]
+        if len(lines) == 1:
+            raise TargetError(f"target '{target.name}' needs setting '{missing[0].name}' ({missing[0].description}): "
+                              f"add `{lines[0]}` to the rule file")
+        width = max(map(len, lines))
+        raise TargetError(f"target '{target.name}' needs {len(lines)} settings the rule file does not give; add:\n"
+                          + "\n".join(f"  {line:<{width}}  # {s.description}" for line, s in zip(lines, missing)))
     for s in target.settings.values():
         if s.name.endswith("*"):
             continue
         value = given.get(s.name, s.default)
-        if value is None and s.required:
-            raise TargetError(f"target '{target.name}' needs setting '{s.name}' ({s.description}): "
-                              f"add `target {target.name} {s.name} \"…\"` to the rule file")
         if value is not None and s.choices and value not in s.choices:
             raise TargetError(f"setting '{s.name}' of target '{target.name}' is one of {', '.join(s.choices)}, "
                               f"not '{value}'")
@@ -310,10 +336,9 @@ def _share_vat(lines: list[dict], decimals: int) -> None:
         largest["vat_share"] += vat - sum((l["vat_share"] for l in bases), Decimal(0))
 
 
-def _problems(target: Target, entry: dict, settings: dict) -> list[str]:
-    """Why `target` cannot express `entry` (empty when it can)."""
-    out = []
-    needed = []  # (what, our name, setting): the package's ids this entry needs
+def _needed_ids(target: Target, entry: dict) -> list[tuple[str, str, str]]:
+    """(what, our name, setting) of each package id `entry` needs, in order, once."""
+    needed = []
     if "journal" in target.ids:
         needed.append(("journal", entry["journal"]["code"], target.ids["journal"] + entry["journal"]["code"]))
     for l in entry["lines"]:
@@ -323,9 +348,15 @@ def _problems(target: Target, entry: dict, settings: dict) -> list[str]:
             needed.append(("debtor", l["debtor"], target.ids["debtor"] + l["debtor"]))
         if l["kind"] == "base" and "vat" in target.ids:
             needed.append(("VAT", l["vat"]["name"], target.ids["vat"] + l["vat"]["name"]))
-    missing = [f"{what} {name} has no {target.name} id (add `target {target.name} {setting} \"…\"`)"
-               for what, name, setting in dict.fromkeys(needed) if setting not in settings]
-    out.extend(missing)
+    return list(dict.fromkeys(needed))
+
+
+def _problems(target: Target, entry: dict, settings: dict) -> list[str]:
+    """Why `target` cannot express `entry` (empty when it can)."""
+    out = []
+    missing = [(what, name) for what, name, setting in _needed_ids(target, entry) if setting not in settings]
+    if missing:  # which `target …` lines would give them is said once, in `Rendering.missing`
+        out.append(f"no {target.name} id for " + ", ".join(f"{what} {name}" for what, name in missing))
     if not target.debtors and any(l["debtor"] for l in entry["lines"]):
         out.append("it has a debtor line and this target books no debtors")
     if target.vat_codes:
@@ -396,7 +427,7 @@ def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None
     values = resolve_settings(t, ruleset, settings)
     journal = _canonical(result, ruleset)
     decl = _declarations(ruleset)
-    entries, errors, left_out = [], [], []
+    entries, errors, left_out, missing = [], [], [], {}
     invoice_receipts = receipts_for_invoices(result) if t.renders == "invoices" else {}
     for i, raw in enumerate(journal["entries"], 1):
         view = _entry_view(raw, i, decl)
@@ -404,6 +435,7 @@ def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None
             left_out.append(i - 1)
             continue  # an invoice target renders only the invoices: individual sales entries
         problems = _problems(t, view, values)
+        missing.update(dict.fromkeys(setting for _, _, setting in _needed_ids(t, view) if setting not in values))
         if t.renders == "invoices" and not problems:
             problems = _invoice(t, view, invoice_receipts, decl, values)
         if problems:
@@ -434,7 +466,8 @@ def render(result, ruleset: RuleSet, target: str | Target, settings: dict | None
                                   [e["key"] for e in entries], t.extension)
     except UndefinedError as e:  # a template bug, never the user's: say which template
         raise TargetError(f"target '{t.name}': template {t.template}: {e}") from e
-    return Rendering(t, documents, errors, left_out)
+    return Rendering(t, documents, errors, left_out,
+                     missing=[f"target {t.name} {setting} \"…\"" for setting in sorted(missing)])
 
 
 def _receipts(result) -> dict[str, dict]:
@@ -542,10 +575,12 @@ def render_to(result, ruleset: RuleSet, target: str, out: str | None) -> None:
     except TargetError as e:
         click.echo(f"tillpost: {e}", err=True)
         sys.exit(2)
-    from ..engine.terminal import printable
+    from ..engine.terminal import printable, printable_lines
 
     for err in rendering.errors:
         click.echo(printable(f"error: {err}"), err=True)
+    if rendering.missing_ids:
+        click.echo(printable_lines(f"error: {rendering.missing_ids}"), err=True, nl=False)
     try:
         write_rendering(rendering, out)
     except (OSError, TargetError) as e:

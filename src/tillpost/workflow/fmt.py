@@ -24,7 +24,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
 from ..engine.diagnostics import Diagnostics
-from ..engine.syntax import parse
+from ..engine.syntax import cached_lark, parse
 
 TRAILING_GAP = 2  # spaces between a statement and its trailing comment
 
@@ -52,8 +52,8 @@ def _collect(comment: Token) -> Token:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    return Lark(_grammar(), parser="lalr", strict=True, propagate_positions=True, maybe_placeholders=False,
-                lexer_callbacks={"COMMENT": _collect})
+    return cached_lark("fmt-parser", propagate_positions=True, maybe_placeholders=False,
+                       lexer_callbacks={"COMMENT": _collect})
 
 
 def _parse_with_comments(text: str) -> tuple[Tree, list[Token]]:
@@ -204,7 +204,10 @@ def _lexemes(text: str) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 def format_text(text: str, file: str = "<rules>") -> str:
-    """The canonical layout of a rule file's text; FormatError when it does not parse."""
+    """The canonical layout of a rule file's text; FormatError when it does not parse.
+    A byte order mark is dropped: the canonical layout has none."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
     try:
         formatted = _layout(text)
     except UnexpectedInput:

@@ -2,17 +2,23 @@
 
 - an account declared in the client's own file that no rule books on (an
   included chart is shared by many clients, so its accounts are not reported);
+- a `sale` or `tax` rule with its sides swapped: it credits a debtors account
+  or an account payments are booked on, so it would debit revenue or VAT;
 - with cases (`--cases`): a rule that no fact of any case matches (but not
   `when KIND skip`, which says the client has none of a kind, nor the rules
   of a till closing's facts when no case has a closing), and facts
   that only a catch-all rule (one without conditions) caught although the kind
   has more specific rules — a new category or store the rules do not know yet.
 
-Warnings never change `check`'s exit code.
+Warnings never change `check`'s exit code. What `book` would refuse is no
+lint: with cases, every receipt of a case that cannot be booked is an error
+(`case_errors`), at the receipt's id in the case file.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,6 +39,25 @@ def unused_accounts(ruleset: RuleSet, main_file: str, diagnostics: Diagnostics) 
         if account.name not in used and account.pos.file == main_file:
             diagnostics.warning(account.pos, f"account '{account.name}' ({account.number}) is declared but no rule "
                                 "books on it")
+
+
+def swapped_sides(ruleset: RuleSet, diagnostics: Diagnostics) -> None:
+    """A sale or tax rule is booked debit debtors (or cash), credit revenue or VAT: warn about one
+    that credits a debtors account or an account payment rules debit, and debits another."""
+    receiving = {a.name: "a debtors account" for a in ruleset.accounts.values() if a.debtors}
+    for rule in ruleset.rules:
+        if rule.kind == "payment" and rule.post is not None:
+            receiving.setdefault(rule.post.debit.name, "the account payments are booked on")
+    for rule in ruleset.rules:
+        if rule.kind not in ("sale", "tax") or rule.post is None:
+            continue
+        debit, credit = rule.post.debit, rule.post.credit
+        if credit.name in receiving and debit.name not in receiving:
+            what = "revenue" if rule.kind == "sale" else "VAT"
+            diagnostics.warning(rule.pos, f"this {rule.kind} rule credits '{credit.name}' ({receiving[credit.name]}) and "
+                                f"debits '{debit.name}': its sides look swapped, which books the {what} as a debit; "
+                                f"write `post {rule.post.journal.name} {credit.name} -> {debit.name}` "
+                                "(a refund's negative amount turns the sides around by itself)")
 
 
 @dataclass
@@ -158,5 +183,46 @@ def case_warnings(ruleset: RuleSet, main_file: str, matches: CaseMatches, diagno
 def lint(ruleset: RuleSet, main_file: str, diagnostics: Diagnostics, case_files: list[Path] | None = None) -> None:
     """Add the lint warnings to `diagnostics` (cases only when given)."""
     unused_accounts(ruleset, main_file, diagnostics)
+    swapped_sides(ruleset, diagnostics)
     if case_files:
         case_warnings(ruleset, main_file, match_cases(ruleset, case_files), diagnostics)
+
+
+_ID = re.compile(r'"id"\s*:\s*("(?:[^"\\\n]|\\.)*")')
+
+
+def _id_positions(text: str) -> dict[str, tuple[int, int, int]]:
+    """Where each `"id": "…"` of a case file stands: id → (line, column, width) of its value."""
+    found: dict[str, tuple[int, int, int]] = {}
+    line, line_start, scanned = 1, 0, 0
+    for m in _ID.finditer(text):
+        line += text.count("\n", scanned, m.start(1))
+        scanned = m.start(1)
+        line_start = text.rfind("\n", 0, m.start(1)) + 1
+        try:
+            rid = json.loads(m.group(1))
+        except ValueError:
+            continue
+        found.setdefault(rid, (line, m.start(1) - line_start + 1, len(m.group(1))))
+    return found
+
+
+def case_errors(ruleset: RuleSet, case_files: list[Path], diagnostics: Diagnostics) -> None:
+    """Book every case as `book` would; each receipt it cannot book is an error at its id."""
+    from ..api import book, read_receipts
+    from ..engine.diagnostics import Position
+
+    for case in case_files:
+        result = book(ruleset, read_receipts(str(case), ruleset))
+        if not result.errors:
+            continue
+        try:
+            text = case.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        diagnostics.add_source(str(case), text)
+        where = _id_positions(text)
+        for error in result.errors:
+            line, col, width = where.get(error.receipt, (1, 1, 1))
+            diagnostics.error(Position(str(case), line, col, width),
+                              f"case receipt {error.receipt} cannot be booked: {error.message}")
