@@ -631,3 +631,13 @@ def test_the_content_a_receipt_waits_with_keeps_its_numbers_exactly(db, rules, t
     assert tp("process", fixed, "--db", db, "--final", "--retry-errors", "--format", "summary").exit_code == 0
     booked = [l for e in stored_entries(db) for l in e["lines"] if l["account"] == "1105"]
     assert [l["debit"] for l in booked] == ["25.00"]
+
+
+def test_status_shows_receipt_text_as_text(db, rules):
+    """Ids and reasons come from tills: status prints them, never reads them as markup or obeys them."""
+    run(rules, db, [receipt("AMS01-[/]-1", number="1"), receipt("AMS01-[bold]x[/bold]-2", number="2", method="ideal"),
+                    receipt("AMS01-\u001b]0;pwned\u0007-3", number="3", status="open")])
+    result = tp("status", "--db", db)
+    assert result.exit_code == 0, result.output
+    assert "error AMS01-[bold]x[/bold]-2: payment method 'ideal'" in result.stdout
+    assert "open: AMS01-\\x1b]0;pwned\\x07-3" in result.stdout and "\u001b" not in result.stdout

@@ -42,7 +42,7 @@ import json
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import msgspec
 import orjson
@@ -51,6 +51,7 @@ from ..engine.book import _read
 from ..engine.entries import Entry, EntryBuilder, EntryLine
 from ..engine.journal import entry_dict
 from ..engine.postings import Booking, ReceiptError, Stem, book_receipt, receipt_attributes
+from ..engine.exact import EXACT
 from ..engine.closings import ClosingError, ClosingItem, book_closing, closing_id, take_closings
 from ..engine.receipts import Receipt, ReceiptInvalid, Records, _FloatSeen, decode_receipt, receipt_id
 from ..engine.ruleset import RuleSet
@@ -826,29 +827,35 @@ def process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Se
     collecting = gc.isenabled()
     gc.disable()  # a run makes millions of small objects and no cycles: collecting only costs time
     try:
-        if not final:
-            store.check_current()
-            store.require_client()
-            store.begin_read()
-            try:
-                return plan(ruleset, store, inputs, selection, progress, final=False)
-            finally:
-                store.end_read()
-        started = _now()
-        store.begin()
-        try:
-            booked = store.file_booked(file[1]) if file is not None else None
-            if booked is not None:
-                store.rollback()
-                return RunResult(0, True, [], [], 0, ruleset.decimals, duplicate_of=booked)
-            store.set_client_settings(ruleset.decimals, ruleset.counter_debtor)
-            result = plan(ruleset, store, inputs, selection, progress, final=True)
-            write(store, result, {**(info or run_info("api", "", [], selection)), "started": started}, file)
-            store.commit()
-        except BaseException:
-            store.rollback()
-            raise
-        return result
+        with localcontext(EXACT):  # every sum of the run exact or refused, as in `book`
+            return _process(ruleset, store, inputs, selection, final, info, progress, file)
     finally:
         if collecting:
             gc.enable()
+
+
+def _process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selection, final: bool,
+             info: dict | None, progress: Progress | None, file: tuple[str, str] | None) -> RunResult:
+    if not final:
+        store.check_current()
+        store.require_client()
+        store.begin_read()
+        try:
+            return plan(ruleset, store, inputs, selection, progress, final=False)
+        finally:
+            store.end_read()
+    started = _now()
+    store.begin()
+    try:
+        booked = store.file_booked(file[1]) if file is not None else None
+        if booked is not None:
+            store.rollback()
+            return RunResult(0, True, [], [], 0, ruleset.decimals, duplicate_of=booked)
+        store.set_client_settings(ruleset.decimals, ruleset.counter_debtor)
+        result = plan(ruleset, store, inputs, selection, progress, final=True)
+        write(store, result, {**(info or run_info("api", "", [], selection)), "started": started}, file)
+        store.commit()
+    except BaseException:
+        store.rollback()
+        raise
+    return result

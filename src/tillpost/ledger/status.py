@@ -25,6 +25,7 @@ import json
 import re
 from decimal import Decimal, InvalidOperation
 
+from ..engine.terminal import printable
 from . import exported
 from .process import BOOKED, STATUSES
 from .store import Store
@@ -218,10 +219,14 @@ def to_table(report: dict, width: int = 100) -> str:
     from rich.table import Table
 
     out = io.StringIO()
-    console = Console(file=out, width=width, color_system=None, highlight=False, soft_wrap=True)
+    # markup=False: receipt ids and reasons are text from tills, never rich markup ("[/]" is an id).
+    console = Console(file=out, width=width, color_system=None, highlight=False, soft_wrap=True, markup=False)
+
+    def say(text: str) -> None:  # escaped before rich sees it, which would drop some control characters
+        console.print(printable(text))
     if not report["days"]:
         where = " ".join(x for x in (report.get("date"), report.get("store")) if x)
-        console.print(("nothing arrived" if where else "no receipts in the ledger")
+        say(("nothing arrived" if where else "no receipts in the ledger")
                       + (f" for {where}" if where else "") + " — not complete")
     for d in report["days"]:
         c = d["counts"]
@@ -234,19 +239,19 @@ def to_table(report: dict, width: int = 100) -> str:
         if d.get("counter_debtor") and Decimal(d["counter_debtor"]["open"]):
             todo.append(f"counter debtor {d['counter_debtor']['debtor']} open by {d['counter_debtor']['open']}")
         mark = "complete" if not todo else "incomplete: " + ", ".join(todo)
-        console.print(f"{d['date'] or '(no date)'} {d['store'] or '(no store)'}: {d['receipts']} receipts: {c['booked']} booked, {c['late']} late, "
+        say(f"{d['date'] or '(no date)'} {d['store'] or '(no store)'}: {d['receipts']} receipts: {c['booked']} booked, {c['late']} late, "
                       f"{c['changed']} changed, {c['open']} open, {c['voided']} voided, {c['error']} errors — {mark}")
         for e in d["error"]:
-            console.print(f"  error {e['receipt']}: {e['reason']}")
+            say(f"  error {e['receipt']}: {e['reason']}")
         for s in ("open", "late", "changed", "voided", "backdated"):
             if d[s]:
-                console.print(f"  {s}: " + ", ".join(d[s]))
+                say(f"  {s}: " + ", ".join(d[s]))
         for g in d["gaps"][:MAX_GAPS_SHOWN]:
             span = g["from"] if g["from"] == g["to"] else f"{g['from']}–{g['to']}"
-            console.print(f"  gap: register {g['register'] or '-'} never saw {span} ({g['missing']} missing)")
+            say(f"  gap: register {g['register'] or '-'} never saw {span} ({g['missing']} missing)")
         if len(d["gaps"]) > MAX_GAPS_SHOWN:
             more = d["gaps"][MAX_GAPS_SHOWN:]
-            console.print(f"  … {len(more)} more gaps ({sum(g['missing'] for g in more)} numbers); "
+            say(f"  … {len(more)} more gaps ({sum(g['missing'] for g in more)} numbers); "
                           f"--format json lists them all")
         if d["payments"]:
             t = Table(show_header=True, expand=False, pad_edge=False, box=None, padding=(0, 2))
@@ -254,19 +259,19 @@ def to_table(report: dict, width: int = 100) -> str:
                                  ("difference", "right"), ("journal", "left")):
                 t.add_column(col, justify=justify)
             for p in d["payments"]:
-                t.add_row(p["method"], p["receipts"], p["booked"], p["difference"], ", ".join(p["journals"]))
+                t.add_row(printable(p["method"]), p["receipts"], p["booked"], p["difference"], ", ".join(p["journals"]))
             console.print(Padding(t, (0, 0, 0, 2)))
         for r in d.get("registers", []):
             if not r["closed"]:
                 if not r["complete"]:
-                    console.print(f"  register {r['register'] or '-'}: not closed (no till closing)")
+                    say(f"  register {r['register'] or '-'}: not closed (no till closing)")
                 continue
             state = r["status"] if r["status"] != "booked" else ("reconciled" if r["complete"] else
                                                                    f"{r['missing']} missing" if Decimal(r["missing"] or 0) > 0
                                                                    else f"{str(-Decimal(r['missing']))} more than the POS counted")
             if r["status"] == "error":
                 state = f"error: {r['reason']}"
-            console.print(f"  register {r['register'] or '-'} closing {r['closing']}: {state}")
+            say(f"  register {r['register'] or '-'} closing {r['closing']}: {state}")
             if r["methods"]:
                 t = Table(show_header=True, expand=False, pad_edge=False, box=None, padding=(0, 2))
                 columns = (("method", "method"), ("expected", "expected"), ("counted", "counted"),
@@ -275,18 +280,18 @@ def to_table(report: dict, width: int = 100) -> str:
                 for _, col in columns:
                     t.add_column(col, justify="left" if col == "method" else "right")
                 for m in r["methods"]:
-                    t.add_row(*(m[k] if m[k] is not None else "-" for k, _ in columns))
+                    t.add_row(*(printable(m[k]) if m[k] is not None else "-" for k, _ in columns))
                 console.print(Padding(t, (0, 0, 0, 4)))
                 for m in r["methods"]:  # what the POS's expected holds besides the receipts
                     if Decimal(m["float"] or 0) or Decimal(m["movements"] or 0):
-                        console.print(f"    {m['method']}: expected includes float {m['float']} and movements "
+                        say(f"    {m['method']}: expected includes float {m['float']} and movements "
                                       f"{m['movements']}")
         if d["journals"]:
-            console.print("  booked: " + ", ".join(f"{j['journal']} {j['debit']}" for j in d["journals"]))
+            say("  booked: " + ", ".join(f"{j['journal']} {j['debit']}" for j in d["journals"]))
         for line in exported.table_lines(d.get("delivery")):
-            console.print("  " + line)
-        console.print("")
+            say("  " + line)
+        say("")
     t = report["totals"]
-    console.print(f"{report['receipts']} receipts: " + ", ".join(
+    say(f"{report['receipts']} receipts: " + ", ".join(
         f"{t[s]} {'errors' if s == 'error' else s}" for s in STATUSES))
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
