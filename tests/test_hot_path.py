@@ -1,4 +1,4 @@
-"""The hot path's memos (engine/memo.py): bounded, and off when they do not pay; booking the same either way."""
+"""The hot path's shortcuts keep their promises: memos (engine/memo.py) bounded and off when they do not pay, booking the same either way; entries still proved balanced."""
 
 from __future__ import annotations
 
@@ -55,3 +55,25 @@ def test_booking_is_the_same_whether_the_line_memo_is_on_or_off():
     finally:
         receipts._lines.retry()
     assert on == off and on.entries
+
+
+def test_an_entry_that_does_not_balance_is_refused_as_a_bug():
+    # Only a bug can unbalance an entry (both legs of a posting land in it): forge one, whose
+    # half cents round apart, and the builder must refuse it rather than print it.
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    import pytest
+
+    from tillpost.engine.entries import EntryBuilder, UnbalancedEntry
+    from tillpost.engine.postings import Booking, Stem
+
+    rules = compile_text(RULES)[0]
+    half = Decimal("0.005")
+    stems = [Stem("VRK", ("1300", None, None), (account, None, None), None) for account in ("8000", "8010")]
+    forged = Booking(SimpleNamespace(id="R1", date="2026-11-20"), "turnover", ("2026-11-20", "S1"),
+                     [(stems[0], half), (stems[1], half)], rules)
+    builder = EntryBuilder(rules)
+    builder.add(forged)
+    with pytest.raises(UnbalancedEntry):
+        builder.entries()
