@@ -158,7 +158,7 @@ def _book(ruleset: RuleSet, receipts, keep_bookings: bool, selected) -> BookResu
     closings = book_closings(ruleset, records.closings, add, selected, keep_bookings) if records.closings else None
 
     return BookResult(
-        entries=builder.entries(),
+        entries=builder.entries(release=True),
         # What a source adapter says of a record may quote its text as it came, lone surrogates and all.
         errors=[ReceiptError(escaped(rid), escaped(errors[rid]), wheres.get(rid)) for rid in sorted(errors)],
         open=sorted(rid for rid, s in status.items() if s == "open"),

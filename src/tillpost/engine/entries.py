@@ -145,10 +145,15 @@ class EntryBuilder:
         # Made when the group is: a string holds less than the fields it is made of.
         return " ".join(self.ruleset.describe[booking.mode].format(**self._fields(booking)).split())
 
-    def entries(self) -> list[Entry]:
+    def entries(self, release: bool = False) -> list[Entry]:
+        """The entries of every group, in order. `release` lets each group go once its entries
+        are made (the builder is then empty): a day's groups and its entries are not both held."""
         result = []
         cent = self.ruleset.cent
-        for (mode, key), group in self.groups.items():
+        groups = self.groups
+        for gkey in list(groups):
+            group = groups.pop(gkey) if release else groups[gkey]
+            mode, key = gkey
             per_journal: dict[str, dict] = {}
             for stem, amount in group.sums.items():
                 lines = per_journal.get(stem.journal)
