@@ -232,7 +232,8 @@ def main() -> None:
         csv = Path(tmp) / "day.csv"
         write_hledger_csv(day, csv)
         if not args.json:
-            print(f"{'a bakery' if args.bakery else 'a bike shop'}'s {'' if args.bakery else 'mixed '}day of {n:,} receipts ({day.stat().st_size / 1e6:.1f} MB JSON Lines), "
+            day_of = "a bakery's day" if args.bakery else "a bike shop's mixed day"
+            print(f"{day_of} of {n:,} receipts ({day.stat().st_size / 1e6:.1f} MB JSON Lines), "
                   f"{args.runs} rounds, each measurement a fresh process:")
         rounds = []
         for _ in range(args.runs):

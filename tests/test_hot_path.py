@@ -1,4 +1,5 @@
-"""The hot path's shortcuts keep their promises: memos (engine/memo.py) bounded and off when they do not pay, booking the same either way; entries still proved balanced."""
+"""The hot path's shortcuts keep their promises: memos (engine/memo.py) bounded and off when they
+do not pay, booking the same either way; entries still proved balanced."""
 
 from __future__ import annotations
 

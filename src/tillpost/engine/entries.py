@@ -171,9 +171,11 @@ class EntryBuilder:
                     if net:
                         total += net
                         account, debtor, vat = lkey
-                        lines.append(EntryLine(account, net if net > 0 else ZERO, -net if net < 0 else ZERO, debtor, vat))
+                        lines.append(EntryLine(account, net if net > 0 else ZERO, -net if net < 0 else ZERO, debtor,
+                                               vat))
                 if total:
-                    raise UnbalancedEntry(f"entry {journal} {joined} does not balance: debit and credit differ by {total}")
+                    raise UnbalancedEntry(f"entry {journal} {joined} does not balance: debit and credit differ by "
+                                          f"{total}")
                 if lines:
                     receipts = group.receipts.get(journal)
                     closings = group.closings.get(journal)

@@ -260,8 +260,8 @@ def _read_line(line: _LineIn) -> Line:
         )
     except TypeError:  # an unhashable value: a list or an object where an amount belongs
         raise _Invalid from None
-    if (_lines.on and type(quantity) is str and type(unit_price) is str and (discount is _ABSENT or type(discount) is str)
-            and (cost is _ABSENT or type(cost) is str)):
+    if (_lines.on and type(quantity) is str and type(unit_price) is str
+            and (discount is _ABSENT or type(discount) is str) and (cost is _ABSENT or type(cost) is str)):
         _lines.add(line, read)
     return read
 
