@@ -1,6 +1,10 @@
 """Benchmark: a bike shop's mixed day, against hledger and a bare Python loop, in one run.
 
-    python benchmarks/mixed_day.py [--receipts 100000] [--runs 3]
+    python benchmarks/mixed_day.py [--receipts 100000] [--runs 3] [--bakery]
+
+With --bakery the day is book_day.py's bakery day (almost all turnover, few distinct
+lines) under rules/examples/bakery.rules, measured the same way: the two days side by
+side show what a change does to each.
 
 The bakery day (book_day.py) is almost all turnover. A real day is not: this one
 invoices a third of its receipts one by one (to account customers with their own
@@ -38,6 +42,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RULES = HERE / "bikeshop.rules"
+BAKERY_RULES = HERE.parent / "src" / "tillpost" / "rules" / "examples" / "bakery.rules"
 CENT = Decimal("0.01")
 RATES = {"high": Decimal(21), "low": Decimal(9), "zero": Decimal(0)}
 # category, VAT name, price range in cents, whether it carries a cost price
@@ -137,12 +142,12 @@ def write_hledger_csv(day: Path, csv: Path) -> None:
         "if %method lease\n  account2 revenue:lease\n")
 
 
-def measure_tillpost(day: Path) -> dict:
+def measure_tillpost(day: Path, rules: Path = RULES) -> dict:
     import resource
 
     from tillpost.api import book, compile_file, read_input, to_json
 
-    ruleset = compile_file(RULES)[0]
+    ruleset = compile_file(rules)[0]
     wall, cpu = time.perf_counter(), time.process_time()
     result = book(ruleset, read_input(str(day)))
     size = 0
@@ -204,26 +209,35 @@ def main() -> None:
     parser.add_argument("--receipts", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print the medians as one JSON object")
+    parser.add_argument("--bakery", action="store_true", help="book_day.py's bakery day instead of the bike shop's")
     parser.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)  # one measurement, in a fresh process
     args = parser.parse_args()
     if args.measure:
         what, path = args.measure
-        fn = {"tillpost": measure_tillpost, "bare": measure_bare, "hledger": measure_hledger}[what]
+        fn = {"tillpost": measure_tillpost, "bare": measure_bare, "hledger": measure_hledger,
+              "tillpost-bakery": lambda day: measure_tillpost(day, BAKERY_RULES)}[what]
         print(json.dumps(fn(Path(path))))
         return
 
     n = args.receipts
     with tempfile.TemporaryDirectory() as tmp:
         day = Path(tmp) / "day.jsonl"
-        generate_day(n, day)
+        if args.bakery:
+            sys.path.insert(0, str(HERE))
+            from book_day import generate_day as generate_bakery_day
+
+            generate_bakery_day(n, day)
+        else:
+            generate_day(n, day)
         csv = Path(tmp) / "day.csv"
         write_hledger_csv(day, csv)
         if not args.json:
-            print(f"a bike shop's mixed day of {n:,} receipts ({day.stat().st_size / 1e6:.1f} MB JSON Lines), "
+            day_of = "a bakery's day" if args.bakery else "a bike shop's mixed day"
+            print(f"{day_of} of {n:,} receipts ({day.stat().st_size / 1e6:.1f} MB JSON Lines), "
                   f"{args.runs} rounds, each measurement a fresh process:")
         rounds = []
         for _ in range(args.runs):
-            t = in_fresh_process("tillpost", day)
+            t = in_fresh_process("tillpost-bakery" if args.bakery else "tillpost", day)
             b = in_fresh_process("bare", day)
             h = in_fresh_process("hledger", csv)
             rounds.append((t, b, h))

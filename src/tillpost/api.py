@@ -6,6 +6,7 @@
     for path in batches:
         result = book(rules, read_receipts(path, rules))    # book many batches
         payload = canonical(result, rules)                 # plain data (SPEC §7)
+        for chunk in iter_json(result, rules): out.write(chunk)  # its JSON text, streamed
         xml = render_target(result, rules, "exact-globe").text  # an accounting package's import
 
 `book` also takes a list of receipt dicts. Errors are data, not exceptions:
@@ -21,7 +22,7 @@ from .engine.closings import (Closing, ClosingBooking, ClosingError, Reconciliat
 from .engine.compiler import compile_file, compile_text, load_rules
 from .engine.diagnostics import Diagnostics, RulesError
 from .engine.entries import Entry, EntryLine
-from .engine.journal import canonical, to_json, to_table
+from .engine.journal import canonical, iter_json, to_json, to_table
 from .engine.postings import ReceiptError, book_receipt, describe_fact, receipt_attributes, receipt_mode
 from .engine.receipts import InputError, Records, parse_input, read_input, read_receipt
 from .engine.ruleset import RuleSet

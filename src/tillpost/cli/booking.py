@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 
 import click
 
 from . import cli
-from ..api import book, compile_file, read_receipts, render_table, to_json
+from ..api import book, compile_file, iter_json, read_receipts, render_table
 from ..engine.diagnostics import Diagnostics
+from ..engine.gcpause import gc_paused
 from ..engine.receipts import InputError
 from ..engine.terminal import printable, printable_lines
 
@@ -58,12 +60,16 @@ def read_or_exit(path: str, ruleset, source: str | None = None):
     return records
 
 
-def write_out(text: str, out: str | None) -> None:
+def write_out(text: str | Iterable[str], out: str | None) -> None:
+    """Write TEXT (or its chunks, as they come) to the file OUT, or to stdout."""
+    chunks = [text] if isinstance(text, str) else text
     if out and out != "-":
         with open(out, "w", encoding="utf-8") as f:
-            f.write(text)
+            for chunk in chunks:
+                f.write(chunk)
     else:
-        click.echo(text, nl=False)
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
 
 
 @cli.command()
@@ -120,24 +126,29 @@ def book_cmd(rules: str, receipts: str, fmt: str, source: str | None, target: st
     """
     ruleset = compile_or_exit(rules)
     records = read_or_exit(receipts, ruleset, source)
-    try:
-        # A target renders invoices with what the receipts say of their customers.
-        result = book(ruleset, records, keep_bookings=bool(target))
-    except InputError as e:
-        say(str(e))
-        sys.exit(2)
-    if target:
-        from ..targets import render_to
+    # The whole run under one pause of the collector (engine/gcpause.py), and the day's
+    # entries let go before it resumes: it would otherwise rescan them all once, for nothing.
+    with gc_paused():
+        try:
+            # A target renders invoices with what the receipts say of their customers.
+            result = book(ruleset, records, keep_bookings=bool(target))
+        except InputError as e:
+            say(str(e))
+            sys.exit(2)
+        if target:
+            from ..targets import render_to
 
-        render_to(result, ruleset, target, out)
-    elif fmt == "table":
-        write_out(render_table(result, ruleset), out)
-    else:
-        write_out(to_json(result, ruleset), out)
-    report_errors(result.errors)
-    for err in result.closing_errors:
-        say(f"error: closing {err.closing}: {err.message}")
-    sys.exit(0 if result.ok else 1)
+            render_to(result, ruleset, target, out)
+        elif fmt == "table":
+            write_out(render_table(result, ruleset), out)
+        else:
+            write_out(iter_json(result, ruleset), out)  # streamed: a day's journal is never held whole
+        report_errors(result.errors)
+        for err in result.closing_errors:
+            say(f"error: closing {err.closing}: {err.message}")
+        ok = result.ok
+        del result
+    sys.exit(0 if ok else 1)
 
 
 @cli.command()

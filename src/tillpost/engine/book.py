@@ -17,6 +17,7 @@ from .closings import ClosingBooking, ClosingError, book_closings
 from .decoding import escaped
 from .entries import Entry, EntryBuilder
 from .exact import EXACT
+from .facts import retry_memos
 from .gcpause import gc_paused
 from .postings import Booking, ReceiptError, book_receipt
 from .receipts import (InputError, Receipt, ReceiptInvalid, Records, _FloatSeen, decode_receipt, read_receipt,
@@ -92,6 +93,7 @@ def book(ruleset: RuleSet, receipts: Records | Iterable[dict], keep_bookings: bo
 
 def _book(ruleset: RuleSet, receipts, keep_bookings: bool, selected) -> BookResult:
     records = _as_records(receipts)
+    retry_memos(ruleset)
     builder = EntryBuilder(ruleset)
     first: dict[str, int] = {}  # id → index of its first occurrence
     duplicates: dict[str, int] = {}  # id → how often it occurs
@@ -156,7 +158,7 @@ def _book(ruleset: RuleSet, receipts, keep_bookings: bool, selected) -> BookResu
     closings = book_closings(ruleset, records.closings, add, selected, keep_bookings) if records.closings else None
 
     return BookResult(
-        entries=builder.entries(),
+        entries=builder.entries(release=True),
         # What a source adapter says of a record may quote its text as it came, lone surrogates and all.
         errors=[ReceiptError(escaped(rid), escaped(errors[rid]), wheres.get(rid)) for rid in sorted(errors)],
         open=sorted(rid for rid, s in status.items() if s == "open"),

@@ -7,12 +7,13 @@ group key; the entry lists the closings it holds beside its receipts.
 Within an entry, legs with the same account, debtor and VAT name are summed
 and netted; zero lines and empty entries are dropped. Both legs of a posting
 always land in the same entry, so every entry balances by construction, and
-`Entry.__post_init__` proves it anyway.
+`entries` proves it anyway (`Entry.__post_init__` for entries made elsewhere).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from decimal import Decimal
 
 from .closings import ClosingBooking
@@ -62,6 +63,16 @@ def _sort_key(line_key: tuple) -> tuple:
     return (account, debtor or "", vat or "")
 
 
+def _entry(journal: str, date: str, mode: str, key: str, description: str, receipts: tuple, lines: tuple,
+           closings: tuple) -> Entry:
+    """An Entry that `EntryBuilder.entries` has just proved balanced: made without `__init__`
+    (eight frozen-attribute writes and the same proof again, for every entry of the day)."""
+    entry = object.__new__(Entry)
+    entry.__dict__.update(journal=journal, date=date, mode=mode, key=key, description=description,
+                          receipts=receipts, lines=lines, closings=closings)
+    return entry
+
+
 class _Group:
     """The entries of one group being filled (a day and store, or one receipt).
 
@@ -70,14 +81,17 @@ class _Group:
     sums over each journal's lines at the end.
     """
 
-    __slots__ = ("date", "sums", "receipts", "closings", "fields")
+    __slots__ = ("date", "sums", "receipts", "closings", "description")
 
-    def __init__(self, date: str, fields: dict):
+    def __init__(self, date: str, description: str):
         self.date = date
         self.sums: dict = {}  # Stem → net amount
         self.receipts: dict[str, dict[str, None]] = {}  # journal → the receipts that post in it
         self.closings: dict[str, dict[str, None]] = {}  # journal → the till closings that post in it
-        self.fields = fields
+        self.description = description
+
+
+_BY_PLACE = attrgetter("date", "journal", "key")
 
 
 @dataclass
@@ -93,7 +107,7 @@ class EntryBuilder:
         gkey = (booking.mode, booking.key)
         group = self.groups.get(gkey)
         if group is None:
-            group = self.groups[gkey] = _Group(date, self._fields(booking))
+            group = self.groups[gkey] = _Group(date, self._description(booking))
         elif date > group.date:
             group.date = date
         sums = group.sums
@@ -127,28 +141,46 @@ class EntryBuilder:
             "customer": r.customer_name or r.customer_id or "", "debtor": debtor or "",
         }
 
-    def entries(self) -> list[Entry]:
+    def _description(self, booking: Booking) -> str:
+        # Made when the group is: a string holds less than the fields it is made of.
+        return " ".join(self.ruleset.describe[booking.mode].format(**self._fields(booking)).split())
+
+    def entries(self, release: bool = False) -> list[Entry]:
+        """The entries of every group, in order. `release` lets each group go once its entries
+        are made (the builder is then empty): a day's groups and its entries are not both held."""
         result = []
         cent = self.ruleset.cent
-        for (mode, key), group in self.groups.items():
+        groups = self.groups
+        for gkey in list(groups):
+            group = groups.pop(gkey) if release else groups[gkey]
+            mode, key = gkey
             per_journal: dict[str, dict] = {}
             for stem, amount in group.sums.items():
                 lines = per_journal.get(stem.journal)
                 if lines is None:
                     lines = per_journal[stem.journal] = {}
-                lines[stem.debit] = lines.get(stem.debit, ZERO) + amount
-                lines[stem.credit] = lines.get(stem.credit, ZERO) - amount
-            description = " ".join(self.ruleset.describe[mode].format(**group.fields).split())
+                debit, credit = stem.debit, stem.credit
+                lines[debit] = lines.get(debit, ZERO) + amount
+                lines[credit] = lines.get(credit, ZERO) - amount
+            joined = "/".join(key)
             for journal, sums in per_journal.items():
                 lines = []
-                for lkey in sorted(sums, key=_sort_key):
+                total = ZERO
+                for lkey in sorted(sums, key=_sort_key) if len(sums) > 1 else sums:
                     net = sums[lkey].quantize(cent)
                     if net:
+                        total += net
                         account, debtor, vat = lkey
-                        lines.append(EntryLine(account, net if net > 0 else ZERO, -net if net < 0 else ZERO, debtor, vat))
+                        lines.append(EntryLine(account, net if net > 0 else ZERO, -net if net < 0 else ZERO, debtor,
+                                               vat))
+                if total:
+                    raise UnbalancedEntry(f"entry {journal} {joined} does not balance: debit and credit differ by "
+                                          f"{total}")
                 if lines:
-                    result.append(Entry(journal, group.date, mode, "/".join(key), description,
-                                        tuple(sorted(group.receipts.get(journal, ()))), tuple(lines),
-                                        tuple(sorted(group.closings.get(journal, ())))))
-        result.sort(key=lambda e: (e.date, e.journal, e.key))
+                    receipts = group.receipts.get(journal)
+                    closings = group.closings.get(journal)
+                    result.append(_entry(journal, group.date, mode, joined, group.description,
+                                         tuple(sorted(receipts)) if receipts else (), tuple(lines),
+                                         tuple(sorted(closings)) if closings else ()))
+        result.sort(key=_BY_PLACE)
         return result

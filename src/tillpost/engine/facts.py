@@ -17,7 +17,8 @@ from decimal import ROUND_HALF_UP, Decimal, Inexact, getcontext, localcontext
 from typing import NamedTuple
 
 from .exact import EXACT, LIMIT, LIMIT_DIGITS, ROUNDING, fits_cents, rounded
-from .receipts import Receipt
+from .memo import Memo
+from .receipts import Receipt, _lines
 from .ruleset import RuleSet
 
 ZERO = Decimal(0)
@@ -72,9 +73,9 @@ def _split_vat(vat: Decimal, grosses: list[Decimal], rate: Decimal, cent: Decima
     return shares
 
 
-# A line's gross and cost depend on the line alone, and the reader hands out one Line
-# object for every copy of the same line: they are worked out once per line object.
-_MEMO_MAX = 100_000
+# The VAT of the same lines, and its split, comes back on receipt after receipt on a
+# bakery's day and hardly ever on a bike shop's: a memo per rule set on probation (memo.py).
+_VAT_MEMO = 20_000
 
 
 def _vat_and_shares(grosses: tuple, rate: Decimal, incl: bool, cent: Decimal, printed: Decimal | None) -> tuple:
@@ -91,15 +92,17 @@ def _vat_and_shares(grosses: tuple, rate: Decimal, incl: bool, cent: Decimal, pr
 
 
 def _line_amounts(line, cent: Decimal) -> tuple:
-    """What a line alone decides: its gross, its cost, whether the line is fine as it is
-    (its discount fits the currency's cents, its amounts stay below the limit), and the
-    attribute values of its sale and cost facts."""
+    """What a line alone decides, for the currency's `cent`: its gross, its cost, whether
+    the line is fine as it is (its discount fits the cents, its amounts stay below the
+    limit), and the attribute values of its sale and cost facts. Kept on the line
+    (`Line.memo`): a line the reader remembers is worked out once."""
     discount = line.discount
-    gross = rounded(line.quantity * line.unit_price - discount, cent)
-    cost = None if line.cost is None else rounded(line.quantity * line.cost, cent)
+    gross = (line.quantity * line.unit_price - discount).quantize(cent, ROUND_HALF_UP, ROUNDING)  # rounded()
+    cost = None if line.cost is None else (line.quantity * line.cost).quantize(cent, ROUND_HALF_UP, ROUNDING)
     fine = ((not discount or fits_cents(discount, cent)) and -LIMIT < gross < LIMIT
             and (cost is None or -LIMIT < cost < LIMIT))
-    return gross, cost, fine, (line.category, line.sku, line.vat), (line.category, line.sku)
+    line.memo = amounts = (cent, gross, cost, fine, (line.category, line.sku, line.vat), (line.category, line.sku))
+    return amounts
 
 
 def _too_fine(value: Decimal, where: str, ruleset: RuleSet) -> str:
@@ -156,15 +159,25 @@ def facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], De
                           f"{EXACT.prec} significant digits)"]) from None
 
 
+def _vat_memo(ruleset: RuleSet) -> Memo:
+    memo = ruleset.__dict__.get("_vat_shares")
+    if memo is None:
+        memo = ruleset.__dict__["_vat_shares"] = Memo(_VAT_MEMO, probation=2048)
+    return memo
+
+
+def retry_memos(ruleset: RuleSet) -> None:
+    """A new batch: the memos of reading and facts that turned off are on probation again."""
+    _lines.retry()
+    _vat_memo(ruleset).retry()
+
+
 def _facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], Decimal]:
     cent = ruleset.cent
     vats = ruleset.vats
     reasons = []
     if receipt.currency != ruleset.currency:
         reasons.append(f"currency {receipt.currency} is not the rule file's {ruleset.currency}")
-    memo = ruleset.__dict__.get("_line_amounts")
-    if memo is None:
-        memo = ruleset.__dict__["_line_amounts"] = {}
 
     # Line gross, and the lines per VAT name in receipt order.
     lines = receipt.lines
@@ -172,14 +185,12 @@ def _facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], D
     sales = []
     costs = []
     by_vat: dict[str, list[int]] = {}
-    for i, line in enumerate(lines):
-        amounts = memo.get(line)
-        if amounts is None:
+    i = 0
+    for line in lines:
+        amounts = line.memo
+        if amounts is None or amounts[0] is not cent:
             amounts = _line_amounts(line, cent)
-            if len(memo) >= _MEMO_MAX:
-                memo.clear()
-            memo[line] = amounts
-        gross, cost, fine, sale_values, cost_values = amounts
+        _, gross, cost, fine, sale_values, cost_values = amounts
         if not fine:
             reasons += _line_problems(line, i, gross, cost, ruleset)
         grosses.append(gross)
@@ -193,10 +204,11 @@ def _facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], D
             by_vat[name] = [i]
             if name not in vats:
                 reasons.append(f"lines[{i}] has VAT name '{name}', which the rule file does not declare")
+        i += 1
 
     printed = {}
     for name, value in receipt.vat:
-        if not fits_cents(value, cent):
+        if value.quantize(cent, None, ROUNDING) != value:  # fits_cents()
             reasons.append(_too_fine(value, f"vat[{name}]", ruleset))
         if name not in vats:
             reasons.append(f"printed VAT name '{name}' is not declared in the rule file")
@@ -220,30 +232,30 @@ def _facts_and_total(receipt: Receipt, ruleset: RuleSet) -> tuple[list[tuple], D
     nets = grosses[:]
     taxes = {}
     incl = receipt.prices_include_vat
-    worked = ruleset.__dict__.get("_vat_shares")
-    if worked is None:
-        worked = ruleset.__dict__["_vat_shares"] = {}
+    worked = ruleset.__dict__.get("_vat_shares") or _vat_memo(ruleset)
     for name, idx in by_vat.items():
         if len(idx) == 1:
             gs = (grosses[idx[0]],)
         else:
             gs = tuple([grosses[i] for i in idx])
-        if name in printed:
-            vat, shares = _vat_and_shares(gs, vats[name].rate, incl, cent, printed[name])
-            problem = _printed_vat_problem(name, printed[name], vat, sum(gs), vats[name].rate, len(idx), incl, cent)
-            if problem:
-                reasons.append(problem)
-            vat = printed[name]
-        else:
+        value = printed.get(name)
+        if value is not None:
+            vat, shares = _vat_and_shares(gs, vats[name].rate, incl, cent, value)
+            if abs(value - vat) > cent * len(idx):  # as _printed_vat_problem() says, without a call
+                reasons.append(_printed_vat_problem(name, value, vat, sum(gs), vats[name].rate, len(idx), incl, cent))
+            vat = value
+        elif worked.on:
             # The same lines come back on receipt after receipt: their VAT and its split are worked
             # out once per rule set (two divisions a line otherwise, the costliest part of a receipt).
+            worked.lookups += 1
             key = (name, incl, gs)
-            found = worked.get(key)
+            found = worked.table.get(key)
             if found is None:
-                if len(worked) >= _MEMO_MAX:
-                    worked.clear()
-                found = worked[key] = _vat_and_shares(gs, vats[name].rate, incl, cent, None)
+                found = _vat_and_shares(gs, vats[name].rate, incl, cent, None)
+                worked.add(key, found)
             vat, shares = found
+        else:
+            vat, shares = _vat_and_shares(gs, vats[name].rate, incl, cent, None)
         if incl:
             for i, share in zip(idx, shares):
                 nets[i] = grosses[i] - share

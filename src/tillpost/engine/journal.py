@@ -8,13 +8,15 @@ order, amounts as decimal strings with the currency's decimals
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from decimal import Decimal
 
 import orjson
 
 from .book import BookResult
-from .entries import Entry
+from .entries import ZERO, Entry
 from .exact import EXACT
+from .gcpause import gc_paused
 from .ruleset import RuleSet
 from .terminal import printable
 
@@ -29,6 +31,17 @@ def money(amount: Decimal, decimals: int) -> str:
 
 
 def entry_dict(entry: Entry, decimals: int) -> dict:
+    quantum = _QUANTA.get(decimals) or Decimal(1).scaleb(-decimals)
+    zero = money(ZERO, decimals)
+    lines = []
+    # money() inline: this runs for every line of the day, and one side of each is the
+    # engine's own ZERO (entries.py), whose text is known.
+    for l in entry.lines:
+        debit, credit = l.debit, l.credit
+        lines.append({"account": l.account,
+                      "debit": zero if debit is ZERO else str(debit.quantize(quantum, None, EXACT)),
+                      "credit": zero if credit is ZERO else str(credit.quantize(quantum, None, EXACT)),
+                      "debtor": l.debtor, "vat": l.vat})
     out = {
         "journal": entry.journal,
         "date": entry.date,
@@ -36,20 +49,15 @@ def entry_dict(entry: Entry, decimals: int) -> dict:
         "key": entry.key,
         "description": entry.description,
         "receipts": list(entry.receipts),
-        "lines": [
-            {"account": l.account, "debit": money(l.debit, decimals), "credit": money(l.credit, decimals),
-             "debtor": l.debtor, "vat": l.vat}
-            for l in entry.lines
-        ],
+        "lines": lines,
     }
     if entry.closings:  # only when it holds any: the output of a day without closings is unchanged
         out["closings"] = list(entry.closings)
     return out
 
 
-def canonical(result: BookResult, ruleset: RuleSet) -> dict:
+def _tail(result: BookResult) -> dict:
     return {
-        "entries": [entry_dict(e, ruleset.decimals) for e in result.entries],
         "errors": [{"receipt": e.receipt, "message": e.message} for e in result.errors]
         + [{"closing": e.closing, "message": e.message} for e in result.closing_errors],
         "open": list(result.open),
@@ -57,8 +65,44 @@ def canonical(result: BookResult, ruleset: RuleSet) -> dict:
     }
 
 
+def canonical(result: BookResult, ruleset: RuleSet) -> dict:
+    with gc_paused():
+        return {"entries": [entry_dict(e, ruleset.decimals) for e in result.entries], **_tail(result)}
+
+
 def to_json(result: BookResult, ruleset: RuleSet) -> str:
-    return orjson.dumps(canonical(result, ruleset), option=orjson.OPT_INDENT_2).decode() + "\n"
+    return "".join(iter_json(result, ruleset))
+
+
+# Entries per chunk of iter_json: large enough that orjson does the work, small enough
+# that a chunk stays a few hundred kilobytes.
+_CHUNK = 500
+
+
+def iter_json(result: BookResult, ruleset: RuleSet) -> Iterator[str]:
+    """The canonical JSON of `to_json`, in chunks of text that add up to it exactly.
+
+    A day's journal can be tens of megabytes; written chunk by chunk, it is never held
+    whole (nor the dicts it is made of). Each chunk of entries is orjson's own output
+    for a list of them, moved one level in (`"entries"` sits in the top object): JSON
+    text holds no raw newline inside a string, so every newline starts a line to indent.
+    """
+    with gc_paused():  # millions of small dicts and strings, none of them in a cycle (engine/gcpause.py)
+        entries = result.entries
+        decimals = ruleset.decimals
+        if not entries:
+            yield '{\n  "entries": [],'
+        else:
+            yield '{\n  "entries": ['
+            for start in range(0, len(entries), _CHUNK):
+                text = orjson.dumps([entry_dict(e, decimals) for e in entries[start:start + _CHUNK]],
+                                    option=orjson.OPT_INDENT_2)
+                # b'[\n  {…},\n  {…}\n]' → '\n    {…},\n    {…}'
+                body = text[1:-2].replace(b"\n", b"\n  ").decode()
+                yield body if start == 0 else "," + body
+            yield "\n  ],"
+        # The rest of the top object: orjson's text of it but its opening brace.
+        yield orjson.dumps(_tail(result), option=orjson.OPT_INDENT_2)[1:].decode() + "\n"
 
 
 def to_table(result: BookResult, ruleset: RuleSet, width: int = 100) -> str:

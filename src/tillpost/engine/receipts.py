@@ -41,6 +41,7 @@ import orjson
 
 from .decoding import decode_exact, escaped, lone_surrogates, utf8_problem, without_bom
 from .exact import LIMIT
+from .memo import Memo
 
 # As the schema's `decimal`: at most 15 digits before the point (what a till can produce).
 _DECIMAL = re.compile(r"-?[0-9]{1,15}(\.[0-9]+)?")
@@ -90,6 +91,9 @@ class Line:
     discount: Decimal
     cost: Decimal | None
     description: str
+    # What facts work out from the line alone, for the rule set's cents (facts.py); kept
+    # here because the reader hands out one Line for every copy of a line it remembers.
+    memo: tuple | None = field(default=None, init=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -193,10 +197,11 @@ class _ReceiptIn(msgspec.Struct, forbid_unknown_fields=True):
 _decoder = msgspec.json.Decoder(_ReceiptIn, float_hook=Decimal)
 _ATTRIBUTE_TYPES = (str, int, float, bool, Decimal)
 
-# Decimal strings repeat endlessly (prices, quantities, amounts): each distinct one is
-# checked against the schema's pattern and converted once.
+# Decimal strings repeat (prices, quantities, amounts): each distinct one is checked
+# against the schema's pattern and converted once. Bounded, it keeps the first it met
+# (those a day repeats show up early), and reads the others each time.
 _decimals: dict[str, Decimal] = {}
-_DECIMALS_MAX = 200_000
+_DECIMALS_MAX = 20_000
 _INT_LIMIT = 10 ** 15
 
 
@@ -206,9 +211,9 @@ def _decimal(value) -> Decimal:
         if d is None:
             if _DECIMAL.fullmatch(value) is None:
                 raise _Invalid
-            if len(_decimals) >= _DECIMALS_MAX:
-                _decimals.clear()
-            d = _decimals[value] = Decimal(value)
+            d = Decimal(value)
+            if len(_decimals) < _DECIMALS_MAX:
+                _decimals[value] = d
         return d
     t = type(value)
     if t is int:
@@ -232,26 +237,32 @@ def _real_date(text: str) -> bool:
 
 
 # The same line comes back on receipt after receipt (one croissant, two coffees): a
-# line that was read once is not read again. Only lines whose amounts are all text are
-# remembered: text equals only text, so a remembered line never stands in for one
-# with a number, `true` or a float where it had text.
-_lines: dict = {}
-_LINES_MAX = 100_000
+# line that was read once is not read again, and its Line (the same object) carries
+# what facts work out from it. A day whose lines are all distinct turns this memo off
+# (memo.py). Only lines whose amounts are all text are remembered: text equals only
+# text, so a remembered line never stands in for one with a number, `true` or a float
+# where it had text.
+_lines = Memo(limit=20_000, probation=2048)
 
 
 def _read_line(line: _LineIn) -> Line:
     """A line not met before (`_receipt` looks in `_lines` first)."""
-    discount, cost = line.discount, line.cost
-    read = Line(
-        line.category, line.sku, line.vat, _decimal(line.quantity), _decimal(line.unit_price),
-        ZERO if discount is _ABSENT else _decimal(discount), None if cost is _ABSENT else _decimal(cost),
-        line.description,
-    )
-    if (type(line.quantity) is str and type(line.unit_price) is str and (discount is _ABSENT or type(discount) is str)
-            and (cost is _ABSENT or type(cost) is str)):
-        if len(_lines) >= _LINES_MAX:
-            _lines.clear()
-        _lines[line] = read
+    quantity, unit_price, discount, cost = line.quantity, line.unit_price, line.discount, line.cost
+    # The common case inline: amounts as text met before. `or` falls back on _decimal for
+    # a miss (and for a remembered zero, which it finds again).
+    known = _decimals.get
+    try:
+        read = Line(
+            line.category, line.sku, line.vat, known(quantity) or _decimal(quantity),
+            known(unit_price) or _decimal(unit_price),
+            ZERO if discount is _ABSENT else known(discount) or _decimal(discount),
+            None if cost is _ABSENT else known(cost) or _decimal(cost), line.description,
+        )
+    except TypeError:  # an unhashable value: a list or an object where an amount belongs
+        raise _Invalid from None
+    if (_lines.on and type(quantity) is str and type(unit_price) is str
+            and (discount is _ABSENT or type(discount) is str) and (cost is _ABSENT or type(cost) is str)):
+        _lines.add(line, read)
     return read
 
 
@@ -305,20 +316,29 @@ def _receipt(r: _ReceiptIn) -> Receipt:
 
     # Plain loops: a comprehension costs a frame of its own on Python 3.11.
     lines = []
-    for line in r.lines:
-        try:
-            found = _lines.get(line)
-        except TypeError:  # an unhashable value: a list or an object where an amount belongs
-            raise _Invalid from None
-        lines.append(found if found is not None else _read_line(line))
+    if _lines.on:
+        _lines.lookups += len(r.lines)
+        for line in r.lines:
+            try:
+                found = _lines.table.get(line)
+            except TypeError:  # an unhashable value: a list or an object where an amount belongs
+                raise _Invalid from None
+            lines.append(found if found is not None else _read_line(line))
+    else:
+        for line in r.lines:
+            lines.append(_read_line(line))
     payments = []
-    for item in r.payments:
-        amount = item.amount
-        decimal = _decimals.get(amount) if type(amount) is str else None
-        payments.append(Payment(item.method, decimal if decimal is not None else _decimal(amount)))
     printed = []
-    for item in r.vat:
-        printed.append((item.name, _decimal(item.amount)))
+    known = _decimals.get  # as in _read_line
+    try:
+        for item in r.payments:
+            amount = item.amount
+            payments.append(Payment(item.method, known(amount) or _decimal(amount)))
+        for item in r.vat:
+            amount = item.amount
+            printed.append((item.name, known(amount) or _decimal(amount)))
+    except TypeError:
+        raise _Invalid from None
     return Receipt(
         rid, number, source, store, register, date, created, status, currency, r.prices_include_vat,
         customer_id, customer_debtor, customer_name, customer is not None, attributes,
