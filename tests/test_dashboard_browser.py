@@ -107,6 +107,9 @@ def test_an_operator_finds_an_incomplete_day_fixes_the_rules_retries_and_sees_it
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 860})
+            # Generous waits: on a loaded 2-core machine an htmx swap has taken over 5 s (the default).
+            page.set_default_timeout(30_000)
+            expect.set_options(timeout=30_000)
             problems = []
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("requestfailed", lambda r: problems.append(f"{r.url}: {r.failure}"))
