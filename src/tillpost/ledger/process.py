@@ -42,6 +42,7 @@ import json
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 from decimal import Decimal, localcontext
 
 import msgspec
@@ -138,17 +139,31 @@ class Change:
     new: bool = False  # first seen in this run
 
 
+class Outcome(NamedTuple):
+    """What a run did to one receipt (or closing): all its result keeps of it once it is written."""
+
+    kind: str  # receipt | closing
+    key: tuple[str, str]  # (source, id)
+    status: str
+    reason: str | None
+
+    @property
+    def seen(self) -> "Outcome":
+        """Read like a Change: `c.seen.key`, `c.seen.kind`."""
+        return self
+
+
 @dataclass
 class RunResult:
     run: int
     final: bool
-    entries: list[dict]  # ledger entries: id, kind, corrects + the canonical entry
-    changes: list[Change]
+    entries: list[dict]  # ledger entries: id, kind, corrects + the canonical entry (see `n_entries`)
+    changes: list[Outcome]
     unchanged: int
     decimals: int
     entry_ids: dict = field(default_factory=dict)  # group (kind, journal, mode, key, corrects) → entry id
     duplicate_of: tuple[str, int] | None = None  # (file name, run) that booked the same file before
-    totals: dict = field(default_factory=dict)  # the planner's day totals (see day_deltas)
+    n_entries: int | None = None  # the entries made, when a final run kept none of them (keep_entries=False)
 
     @property
     def counts(self) -> dict:
@@ -156,21 +171,21 @@ class RunResult:
         counts = {s: 0 for s in STATUSES}
         counts["closings"] = counts["closing_errors"] = 0
         for c in self.changes:
-            if c.seen.closing is None:
+            if c.kind == "receipt":
                 counts[c.status] += 1
             else:
                 counts["closing_errors" if c.status == "error" else "closings"] += 1
         counts["unchanged"] = self.unchanged
-        counts["entries"] = len(self.entries)
+        counts["entries"] = len(self.entries) if self.n_entries is None else self.n_entries
         return counts
 
     def receipts(self, kind: str = "receipt") -> dict:
         """The ids per status (errors with their message) of the receipts (or closings) the run changed."""
         out: dict = {s: [] for s in STATUSES}
-        for c in sorted(self.changes, key=lambda c: c.seen.key[1]):
-            if c.seen.kind != kind:
+        for c in sorted(self.changes, key=lambda c: c.key[1]):
+            if c.kind != kind:
                 continue
-            rid = c.seen.key[1]
+            rid = c.key[1]
             out[c.status].append({kind: rid, "message": c.reason} if c.status == "error" else rid)
         return out
 
@@ -181,7 +196,7 @@ class RunResult:
     def as_dict(self) -> dict:
         out = {"run": self.run, "mode": "final" if self.final else "trial", "entries": self.entries,
                "receipts": self.receipts(), "counts": self.counts}
-        if any(c.seen.closing is not None for c in self.changes):
+        if any(c.kind == "closing" for c in self.changes):
             out["closings"] = self.closings()
         return out
 
@@ -502,6 +517,7 @@ class _Planner:
         # what the run adds to the days
         self.totals: dict[tuple, dict] = {}
         self.heads: dict = {}  # stem → the JSON heads of its two legs (see _legs)
+        self.groups: dict = {}  # (kind, journal, mode, key, corrects) → itself (see `group`)
 
     def _builder(self, kind: str, corrects: tuple) -> EntryBuilder:
         b = self.builders.get((kind, corrects))
@@ -550,7 +566,7 @@ class _Planner:
             else:
                 kind = "regular"
             by_kind.setdefault(kind, []).extend(postings)
-            group = (kind, journal, mode, key, corrects)
+            group = self.group((kind, journal, mode, key, corrects))
             change.groups.append((group, self._legs(postings)))
             self._total(group, shop, date, postings)
         for kind, postings in by_kind.items():
@@ -600,7 +616,7 @@ class _Planner:
             slot["closings" if change.seen.closing is not None else "receipts"].add(change.seen.key[1])
             slot["entries"].update(g["e"] for row in rows for g in row
                                    if (g["j"], g["m"], g["k"]) == (journal, mode, key) and g["e"] is not None)
-            group = ("reversal", journal, mode, key, corrects)
+            group = self.group(("reversal", journal, mode, key, corrects))
             change.groups.append((group, orjson.dumps(legs).decode()))
             stored = change.stored
             sums = self.totals.setdefault((group, stored.store, stored.date), {})
@@ -608,11 +624,14 @@ class _Planner:
                 sums[(a, d, v)] = sums.get((a, d, v), ZERO) - amount
         return corrects
 
-    def entries(self) -> tuple[list[dict], dict]:
-        """The new entries, numbered, as ledger dicts; and the map from group to entry id."""
+    def entries(self) -> tuple[list[tuple[int, str, tuple, Entry]], dict]:
+        """The new entries, numbered: (id, kind, corrects, entry); and the map from group to entry id.
+
+        The builders are emptied as they go: a day of invoices holds an entry group per receipt."""
         made: list[tuple[str, tuple, Entry]] = []
         prefix = {"regular": "", "supplement": "Supplement: "}
-        for (kind, corrects), builder in self.builders.items():
+        while self.builders:
+            (kind, corrects), builder = self.builders.popitem()
             for e in builder.entries():
                 description = prefix.get(kind, f"Correction of {_ids(corrects)}: ") + e.description
                 made.append((kind, corrects, replace(e, description=description)))
@@ -628,12 +647,15 @@ class _Planner:
             if e is not None:
                 made.append(("reversal", corrects, e))
         made.sort(key=lambda m: (m[2].date, m[2].journal, m[2].key, KIND_ORDER[m[0]], m[1]))
-        out, ids = [], {}
+        ids = {}
         for n, (kind, corrects, e) in enumerate(made, start=self.next_entry):
             ids[(kind, e.journal, e.mode, e.key, corrects)] = n
-            out.append({"id": n, "kind": kind, "corrects": list(corrects),
-                        **entry_dict(e, self.ruleset.decimals)})
-        return out, ids
+            made[n - self.next_entry] = (n, kind, corrects, e)
+        return made, ids
+
+    def group(self, group: tuple) -> tuple:
+        """One tuple per entry group: the receipts of a day post into the same few."""
+        return self.groups.setdefault(group, group)
 
 
 # -- the run -------------------------------------------------------------------------------
@@ -664,7 +686,8 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-BATCH = 5000  # receipts decided before the ledger is asked which of their groups are booked
+BATCH = 5000  # receipts decided (and, in a final run, written) at a time
+ENTRY_BATCH = 2000  # entries converted and written at a time
 
 
 def _selected(store: Store, inputs: list[Records], selection: Selection, kind: str,
@@ -687,25 +710,35 @@ def _selected(store: Store, inputs: list[Records], selection: Selection, kind: s
 
 
 def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selection,
-         progress: Progress | None = None, final: bool = False) -> RunResult:
+         progress: Progress | None = None, final: bool = False, writer: "_Writer | None" = None) -> RunResult:
     """What a run books: computed against the ledger as it is (inside the lock, for a final run).
 
     Only the receipts the input holds are read from the ledger, and only the entry
     groups they book into: a run of a thousand receipts costs the same in a ledger
     of a hundred or of a million. The input's till closings are planned after its
     receipts, the same way.
+
+    Receipts are decided and booked a batch at a time. A final run (`writer`) writes
+    each batch's receipt rows as soon as it is booked and forgets the batch, keeping
+    per receipt only its outcome and the legs it posts (written with the entries'
+    ids at the end); each receipt's input text is let go once its row is written.
     """
     run_id, next_entry, next_pk = store.next_ids()
+    if writer is not None:
+        writer.start(run_id)
     seen, index = _selected(store, inputs, selection, "receipt", progress)
     closings, closing_index = _selected(store, inputs, selection, "closing")
     clashes = closing_clashes(closings, store) if closings else {}
 
     planner = _Planner(ruleset, store, next_entry)
-    changes: list[Change] = []
+    outcomes: list[Outcome] = []
+    posted: list[tuple[int, tuple]] = []  # (pk, ((group, legs as JSON), …)) of the receipts a final run posts
+    batch: list[Change] = []
     journals: dict = {}  # (receipt attributes, method) → the journal its payments are booked in
     unchanged = 0
     pending: list[tuple[Change, tuple, frozenset]] = []
     total, done = len(seen), 0
+    pks = iter(range(next_pk, next_pk + len(seen) + len(closings)))
 
     def plan_change(change: Change) -> None:
         """Reverse what it booked (where its new booking differs), and queue its new booking."""
@@ -717,11 +750,32 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
                 new = _new_nets(change.booking)
                 keep = frozenset(g for g, lines in _stored_nets(rows).items() if new.get(g, {}) == lines)
             corrects = planner.reverse(change, rows, keep)
-        changes.append(change)
+        batch.append(change)
         if change.booking is not None:
             pending.append((change, corrects, keep))
 
-    for key, s in seen.items():
+    def flush() -> None:
+        """Book the batch; then all a run needs of its receipts is their outcome (and rows)."""
+        planner.book_all(pending)
+        pending.clear()
+        new, old = [], []
+        for c in batch:
+            s = c.seen
+            c.pk = next(pks) if c.stored is None else c.stored.pk
+            outcomes.append(Outcome(s.kind, s.key, c.status, c.reason))
+            if writer is None:
+                continue
+            if c.groups:
+                posted.append((c.pk, tuple(c.groups)))
+            (new if c.stored is None else old).append(_row(c))
+            if writer.release_input and s.records is not None:
+                s.records.items[s.index] = None  # its text is hashed, and kept in its row if it waits
+        batch.clear()
+        if writer is not None:
+            writer.receipts(new, old)
+
+    for key in list(seen):
+        s = seen.pop(key)  # let go of each receipt as its batch is done
         done += 1
         if progress and done % 1000 == 0:
             progress("booking", done, total)
@@ -731,29 +785,58 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
             continue
         stored_payments = store.payments_of(stored.pk) if stored and stored.booked_as else "[]"
         plan_change(decide(ruleset, s, stored, stored_payments, journals))
-        if len(pending) >= BATCH:
-            planner.book_all(pending)
-            pending.clear()
+        if len(batch) >= BATCH:
+            flush()
     for key, s in closings.items():
         stored = closing_index.get(key)
         if stored and stored.hash == s.hash and stored.status != "error" and s.copies == 1 and key not in clashes:
             continue  # a closing seen again as booked: nothing to do, and no receipt to count
         plan_change(decide_closing(ruleset, s, stored, clashes.get(key)))
-    planner.book_all(pending)
+    flush()
     if progress:
         progress("booking", total, total)
 
-    entries, ids = planner.entries()
-    for change in changes:
-        if change.stored is None:
-            change.pk, change.new = next_pk, True
-            next_pk += 1
-        else:
-            change.pk = change.stored.pk
-    return RunResult(run_id, final, entries, changes, unchanged, ruleset.decimals, ids, totals=planner.totals)
+    made, ids = planner.entries()
+    result = RunResult(run_id, final, [], outcomes, unchanged, ruleset.decimals, ids)
+    decimals = ruleset.decimals
+    if writer is None:
+        result.entries = [_entry_dict(n, kind, corrects, e, decimals) for n, kind, corrects, e in made]
+        return result
+    dates = {}
+    for start in range(0, len(made), ENTRY_BATCH):
+        part = []
+        for i in range(start, min(start + ENTRY_BATCH, len(made))):
+            n, kind, corrects, e = made[i]
+            made[i] = None  # written: let go of it
+            dates[n] = e.date
+            part.append(_entry_dict(n, kind, corrects, e, decimals))
+        writer.entries(part)
+    result.n_entries = len(made)
+    del made
+    heads: dict = {}
+    for start in range(0, len(posted), BATCH):
+        writer.postings([(pk, postings_json(groups, ids, heads)) for pk, groups in posted[start:start + BATCH]])
+    del posted
+    writer.finish(day_deltas(planner.totals, ids, dates), result)
+    return result
 
 
-def postings_json(groups: list, ids: dict, heads: dict | None = None) -> str:
+def _entry_dict(n: int, kind: str, corrects: tuple, e: Entry, decimals: int) -> dict:
+    return {"id": n, "kind": kind, "corrects": list(corrects), **entry_dict(e, decimals)}
+
+
+def _row(c: Change) -> ReceiptRow:
+    """The receipt's row as the run leaves it."""
+    shop, register, number, date, created = c.seen.fields
+    # The content is kept while the receipt waits (error, open): `--retry-errors` books it from there.
+    # A closing's content is kept for good: status reconciles its register's day with it.
+    kind = c.seen.kind
+    return ReceiptRow(c.pk, kind, c.seen.key[0], c.seen.key[1], shop, register, number, date, created,
+                      c.seen.hash, c.status, c.reason, c.booked_as, c.booked_hash, c.payments,
+                      c.seen.content if c.status in WAITING or kind == "closing" else None)
+
+
+def postings_json(groups, ids: dict, heads: dict | None = None) -> str:
     """A receipt's postings of one run: [{e: entry id, t: kind, j: journal, m: mode, k: key, l: legs}].
 
     `heads` remembers each group's head: the receipts of a day share their groups."""
@@ -769,17 +852,16 @@ def postings_json(groups: list, ids: dict, heads: dict | None = None) -> str:
     return "[" + ",".join(parts) + "]"
 
 
-def day_deltas(result: RunResult) -> dict[tuple, Decimal]:
+def day_deltas(totals: dict, entry_ids: dict, dates: dict) -> dict[tuple, Decimal]:
     """What the run adds to each day's totals, per (date, store, journal, account, debtor, vat).
 
     A leg counts on the date of the entry it went into (the receipt's date, when its
     group booked nothing in the end) and on the store of the receipt as it was when
     that leg was booked: a reversal on the store it takes the booking back from.
     """
-    dates = {e["id"]: e["date"] for e in result.entries}
     deltas: dict[tuple, Decimal] = {}
-    for (group, shop, fallback), sums in result.totals.items():
-        date = dates.get(result.entry_ids.get(group), fallback)
+    for (group, shop, fallback), sums in totals.items():
+        date = dates.get(entry_ids.get(group), fallback)
         journal = group[1]
         for what, amount in sums.items():
             # A stem (booked) is two lines, debit and credit; a reversal's sums are by line already.
@@ -790,52 +872,71 @@ def day_deltas(result: RunResult) -> dict[tuple, Decimal]:
     return {k: v for k, v in deltas.items() if v}
 
 
-def write(store: Store, result: RunResult, info: dict, file: tuple[str, str] | None = None) -> None:
-    """Write a planned final run (inside the transaction)."""
-    run_id = result.run
-    store.insert_run({"id": run_id, "started": info.get("started") or _now(), **info})
-    if file is not None:
-        store.insert_file(file[1], file[0], run_id)
-    store.insert_entries(run_id, result.entries)
-    new, old = [], []
-    for c in result.changes:
-        shop, register, number, date, created = c.seen.fields
-        # The content is kept while the receipt waits (error, open): `--retry-errors` books it from there.
-        # A closing's content is kept for good: status reconciles its register's day with it.
-        kind = c.seen.kind
-        row = ReceiptRow(c.pk, kind, c.seen.key[0], c.seen.key[1], shop, register, number, date, created,
-                         c.seen.hash, c.status, c.reason, c.booked_as, c.booked_hash, c.payments,
-                         c.seen.content if c.status in WAITING or kind == "closing" else None)
-        (new if c.new else old).append(row)
-    store.insert_receipts(new, run_id)
-    store.update_receipts(old, run_id)
-    heads: dict = {}
-    store.insert_postings([(c.pk, postings_json(c.groups, result.entry_ids, heads))
-                           for c in result.changes if c.groups], run_id)
-    store.add_day_totals(day_deltas(result))
-    store.finish_run(run_id, _now(), result.counts)
+class _Writer:
+    """Writes a final run as it is planned, inside its one transaction: the run's row first,
+    each batch of receipt rows once booked, then the entries, postings and day totals."""
+
+    def __init__(self, store: Store, info: dict, file: tuple[str, str] | None, keep_entries: bool,
+                 release_input: bool):
+        self.store = store
+        self.release_input = release_input
+        self.info = info
+        self.file = file
+        self.keep_entries = keep_entries
+        self.kept: list[dict] = []
+        self.run = 0
+
+    def start(self, run_id: int) -> None:
+        self.run = run_id
+        self.store.insert_run({"id": run_id, "started": self.info.get("started") or _now(), **self.info})
+        if self.file is not None:
+            self.store.insert_file(self.file[1], self.file[0], run_id)
+
+    def receipts(self, new: list[ReceiptRow], old: list[ReceiptRow]) -> None:
+        self.store.insert_receipts(new, self.run)
+        self.store.update_receipts(old, self.run)
+
+    def entries(self, entries: list[dict]) -> None:
+        self.store.insert_entries(self.run, entries)
+        if self.keep_entries:
+            self.kept += entries
+
+    def postings(self, rows: list[tuple[int, str]]) -> None:
+        self.store.insert_postings(rows, self.run)
+
+    def finish(self, deltas: dict, result: RunResult) -> None:
+        self.store.add_day_totals(deltas)
+        if self.keep_entries:
+            result.entries, result.n_entries = self.kept, None
+        self.store.finish_run(self.run, _now(), result.counts)
 
 
 def process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selection = Selection(),
             final: bool = False, info: dict | None = None, progress: Progress | None = None,
-            file: tuple[str, str] | None = None) -> RunResult:
+            file: tuple[str, str] | None = None, keep_entries: bool = True, keep_input: bool = True) -> RunResult:
     """A trial run (plans, writes nothing) or a final run (plans and books in one transaction).
 
     `file` is (name, SHA-256) of the inbox file the input is: a final run books a file
     once; the same content again is recorded as booked already and books nothing.
+    Callers that need neither back spare a final run their memory: without `keep_input`
+    it lets go of each receipt's input (its item in `inputs` becomes None) once its row
+    is written; without `keep_entries` its result keeps no entries, only their number
+    (`counts`): a day of invoices makes tens of thousands of them.
     """
     collecting = gc.isenabled()
     gc.disable()  # a run makes millions of small objects and no cycles: collecting only costs time
     try:
         with localcontext(EXACT):  # every sum of the run exact or refused, as in `book`
-            return _process(ruleset, store, inputs, selection, final, info, progress, file)
+            return _process(ruleset, store, inputs, selection, final, info, progress, file, keep_entries,
+                            keep_input)
     finally:
         if collecting:
             gc.enable()
 
 
 def _process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selection, final: bool,
-             info: dict | None, progress: Progress | None, file: tuple[str, str] | None) -> RunResult:
+             info: dict | None, progress: Progress | None, file: tuple[str, str] | None,
+             keep_entries: bool = True, keep_input: bool = True) -> RunResult:
     if not final:
         store.check_current()
         store.require_client()
@@ -852,8 +953,9 @@ def _process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: S
             store.rollback()
             return RunResult(0, True, [], [], 0, ruleset.decimals, duplicate_of=booked)
         store.set_client_settings(ruleset.decimals, ruleset.counter_debtor)
-        result = plan(ruleset, store, inputs, selection, progress, final=True)
-        write(store, result, {**(info or run_info("api", "", [], selection)), "started": started}, file)
+        writer = _Writer(store, {**(info or run_info("api", "", [], selection)), "started": started}, file,
+                         keep_entries, release_input=not keep_input)
+        result = plan(ruleset, store, inputs, selection, progress, final=True, writer=writer)
         store.commit()
     except BaseException:
         store.rollback()
