@@ -593,7 +593,12 @@ class _Planner:
         return "[" + ",".join(parts) + "]"
 
     def _total(self, group: tuple, shop: str, date: str, postings) -> None:
-        """Add a group's postings to the day totals, per stem (spread over lines in `totals_by_line`)."""
+        """Add a group's postings to the day totals, per stem (spread over lines in `day_deltas`).
+
+        An entry of one receipt (individual) is dated the receipt's day, so its sums join
+        those of its journal, store and day: a day of invoices keeps a few sums, not one per invoice."""
+        if group[2] == "individual":
+            group = (None, group[1])
         sums = self.totals.get((group, shop, date))
         if sums is None:
             sums = self.totals[(group, shop, date)] = {}
@@ -861,7 +866,7 @@ def day_deltas(totals: dict, entry_ids: dict, dates: dict) -> dict[tuple, Decima
     """
     deltas: dict[tuple, Decimal] = {}
     for (group, shop, fallback), sums in totals.items():
-        date = dates.get(entry_ids.get(group), fallback)
+        date = fallback if group[0] is None else dates.get(entry_ids.get(group), fallback)
         journal = group[1]
         for what, amount in sums.items():
             # A stem (booked) is two lines, debit and credit; a reversal's sums are by line already.
