@@ -274,6 +274,10 @@ def scan(inputs: list[Records], selection: Selection, progress: Progress | None 
     seen: dict[str, Seen] = {}
     total = sum(len(r) for r in inputs)
     done = 0
+    # The receipts of a day share their source, stores, registers, date and many a time stamp:
+    # one string each, not one per receipt, for as long as the run holds them.
+    shared: dict[str, str] = {}
+    one = shared.setdefault
     for records in inputs:
         for i in range(len(records)):
             done += 1
@@ -291,9 +295,12 @@ def scan(inputs: list[Records], selection: Selection, progress: Progress | None 
             if rid in seen:
                 seen[rid].copies += 1
                 continue
-            fields = (_text(obj, "store"), _text(obj, "register"), _text(obj, "number"), _text(obj, "date"),
-                      _text(obj, "created") or None)
-            seen[rid] = Seen((_text(obj, "source"), rid), digest, fields, records, i)
+            store, register, date, created = _text(obj, "store"), _text(obj, "register"), _text(obj, "date"), \
+                _text(obj, "created")
+            fields = (one(store, store), one(register, register), _text(obj, "number"), one(date, date),
+                      one(created, created) if created else None)
+            source = _text(obj, "source")
+            seen[rid] = Seen((one(source, source), rid), digest, fields, records, i)
     if progress:
         progress("reading", total, total)
     return seen
@@ -512,6 +519,8 @@ class _Planner:
         self.asked: set[str] = set()  # the group keys the ledger was asked about
         self.next_entry = next_entry
         self.builders: dict[tuple, EntryBuilder] = {}  # (kind, corrects) → builder
+        self.batch_builders: dict[tuple, EntryBuilder] = {}  # the same, for the batch's individual receipts
+        self.made: list[tuple[str, tuple, Entry]] = []  # (kind, corrects, entry) made so far
         self.reversals: dict[tuple, dict] = {}  # (journal, mode, key, corrects) → lines, receipts, entry ids
         # (group, store, date of the receipt) → stem (or (account, debtor, vat) for a reversal) → net:
         # what the run adds to the days
@@ -519,11 +528,22 @@ class _Planner:
         self.heads: dict = {}  # stem → the JSON heads of its two legs (see _legs)
         self.groups: dict = {}  # (kind, journal, mode, key, corrects) → itself (see `group`)
 
-    def _builder(self, kind: str, corrects: tuple) -> EntryBuilder:
-        b = self.builders.get((kind, corrects))
+    def _builder(self, kind: str, corrects: tuple, mode: str) -> EntryBuilder:
+        # A receipt booked individually is the only one in its entries: they are made when its
+        # batch is booked (`_made`), rather than kept as builders' groups to the end.
+        builders = self.batch_builders if mode == "individual" else self.builders
+        b = builders.get((kind, corrects))
         if b is None:
-            b = self.builders[(kind, corrects)] = EntryBuilder(self.ruleset)
+            b = builders[(kind, corrects)] = EntryBuilder(self.ruleset)
         return b
+
+    def _made(self, builders: dict) -> None:
+        """The entries of builders, described by their kind, into `made`; the builders emptied."""
+        prefix = {"regular": "", "supplement": "Supplement: "}
+        for kind, corrects in list(builders):
+            for e in builders.pop((kind, corrects)).entries():
+                description = prefix.get(kind, f"Correction of {_ids(corrects)}: ") + e.description
+                self.made.append((kind, corrects, replace(e, description=description)))
 
     def book_all(self, pending: list[tuple[Change, tuple, frozenset]]) -> None:
         """Book a batch of changes, asking the ledger once which of their groups are booked."""
@@ -537,6 +557,7 @@ class _Planner:
                 # Other content, the same books (a name, a time stamp): nothing to correct.
                 change.status = change.booked_as = change.stored.booked_as
             change.booking = None  # its legs are in the planner and in change.groups now
+        self._made(self.batch_builders)
 
     def book(self, change: Change, corrects: tuple = (), keep: frozenset = frozenset()) -> None:
         """Book the change's new legs; groups in `keep` already hold exactly these and are left alone.
@@ -572,7 +593,7 @@ class _Planner:
         for kind, postings in by_kind.items():
             part = booking if len(by_kind) == 1 and len(postings) == len(booking.postings) else \
                 type(booking)(booking.receipt, mode, booking.key, postings, booking.ruleset)
-            self._builder(kind, corrects).add(part)
+            self._builder(kind, corrects, mode).add(part)
         if "supplement" in by_kind and change.status == "booked":
             change.status = change.booked_as = "late"
 
@@ -632,14 +653,9 @@ class _Planner:
     def entries(self) -> tuple[list[tuple[int, str, tuple, Entry]], dict]:
         """The new entries, numbered: (id, kind, corrects, entry); and the map from group to entry id.
 
-        The builders are emptied as they go: a day of invoices holds an entry group per receipt."""
-        made: list[tuple[str, tuple, Entry]] = []
-        prefix = {"regular": "", "supplement": "Supplement: "}
-        while self.builders:
-            (kind, corrects), builder = self.builders.popitem()
-            for e in builder.entries():
-                description = prefix.get(kind, f"Correction of {_ids(corrects)}: ") + e.description
-                made.append((kind, corrects, replace(e, description=description)))
+        The builders are emptied as they go."""
+        self._made(self.builders)
+        made, self.made = self.made, []
         headers = self.store.entry_headers(i for slot in self.reversals.values() for i in slot["entries"])
         for (journal, mode, key, corrects), slot in self.reversals.items():
             olds = [headers[i] for i in sorted(slot["entries"]) if i in headers]

@@ -220,7 +220,7 @@ class ReceiptRow(NamedTuple):
     detail: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class StoredReceipt:
     pk: int
     hash: str
