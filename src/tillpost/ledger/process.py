@@ -520,13 +520,15 @@ class _Planner:
         self.next_entry = next_entry
         self.builders: dict[tuple, EntryBuilder] = {}  # (kind, corrects) → builder
         self.batch_builders: dict[tuple, EntryBuilder] = {}  # the same, for the batch's individual receipts
-        self.made: list[tuple[str, tuple, Entry]] = []  # (kind, corrects, entry) made so far
+        self.made: list[tuple] = []  # (order, group, entry or None) of the entries made so far (see _keep)
+        self.spool: list | None = None  # a final run's entries on their way to its spool
         self.reversals: dict[tuple, dict] = {}  # (journal, mode, key, corrects) → lines, receipts, entry ids
         # (group, store, date of the receipt) → stem (or (account, debtor, vat) for a reversal) → net:
         # what the run adds to the days
         self.totals: dict[tuple, dict] = {}
         self.heads: dict = {}  # stem → the JSON heads of its two legs (see _legs)
-        self.groups: dict = {}  # (kind, journal, mode, key, corrects) → itself (see `group`)
+        self.groups: dict = {}  # (kind, journal, mode, key, corrects) → its number (see `group`)
+        self.numbered: list[tuple] = []
 
     def _builder(self, kind: str, corrects: tuple, mode: str) -> EntryBuilder:
         # A receipt booked individually is the only one in its entries: they are made when its
@@ -543,7 +545,19 @@ class _Planner:
         for kind, corrects in list(builders):
             for e in builders.pop((kind, corrects)).entries():
                 description = prefix.get(kind, f"Correction of {_ids(corrects)}: ") + e.description
-                self.made.append((kind, corrects, replace(e, description=description)))
+                self._keep(kind, corrects, replace(e, description=description))
+
+    def _keep(self, kind: str, corrects: tuple, e: Entry) -> None:
+        """An entry made: its order and group in `made`, with the entry itself, or, in a final run,
+        with None: the entry waits in `spool` (as the JSON of its ledger dict, without its id)."""
+        seq = len(self.made)
+        group = self.group((kind, e.journal, e.mode, e.key, corrects))
+        if self.spool is not None:
+            self.spool.append((seq, None, orjson.dumps({"kind": kind, "corrects": list(corrects),
+                                                        **entry_dict(e, self.ruleset.decimals)}).decode()))
+            self.made.append(((e.date, e.journal, e.key, KIND_ORDER[kind], corrects, seq), group, None))
+        else:
+            self.made.append(((e.date, e.journal, e.key, KIND_ORDER[kind], corrects, seq), group, e))
 
     def book_all(self, pending: list[tuple[Change, tuple, frozenset]]) -> None:
         """Book a batch of changes, asking the ledger once which of their groups are booked."""
@@ -650,12 +664,10 @@ class _Planner:
                 sums[(a, d, v)] = sums.get((a, d, v), ZERO) - amount
         return corrects
 
-    def entries(self) -> tuple[list[tuple[int, str, tuple, Entry]], dict]:
-        """The new entries, numbered: (id, kind, corrects, entry); and the map from group to entry id.
-
-        The builders are emptied as they go."""
+    def entries(self) -> tuple[list[tuple], dict]:
+        """The new entries in their order, (order, group, entry or None), the first numbered
+        `next_entry`; and the map from group to entry id. The builders are emptied as they go."""
         self._made(self.builders)
-        made, self.made = self.made, []
         headers = self.store.entry_headers(i for slot in self.reversals.values() for i in slot["entries"])
         for (journal, mode, key, corrects), slot in self.reversals.items():
             olds = [headers[i] for i in sorted(slot["entries"]) if i in headers]
@@ -666,17 +678,20 @@ class _Planner:
             e = _entry_from(journal, date, mode, key, f"Reversal of {_ids(corrects)}: {base}",
                             slot["receipts"], slot["lines"], slot["closings"])
             if e is not None:
-                made.append(("reversal", corrects, e))
-        made.sort(key=lambda m: (m[2].date, m[2].journal, m[2].key, KIND_ORDER[m[0]], m[1]))
-        ids = {}
-        for n, (kind, corrects, e) in enumerate(made, start=self.next_entry):
-            ids[(kind, e.journal, e.mode, e.key, corrects)] = n
-            made[n - self.next_entry] = (n, kind, corrects, e)
+                self._keep("reversal", corrects, e)
+        made, self.made = self.made, []
+        made.sort(key=_first)  # by date, journal, key, kind, what it corrects; then as made
+        ids = {group: n for n, (_, group, _) in enumerate(made, start=self.next_entry)}
         return made, ids
 
     def group(self, group: tuple) -> tuple:
-        """One tuple per entry group: the receipts of a day post into the same few."""
-        return self.groups.setdefault(group, group)
+        """One tuple per entry group (the receipts of a day post into the same few), numbered
+        in `numbered` (a final run's spool names groups by number)."""
+        n = self.groups.get(group)
+        if n is None:
+            n = self.groups[group] = len(self.numbered)
+            self.numbered.append(group)
+        return self.numbered[n]
 
 
 # -- the run -------------------------------------------------------------------------------
@@ -752,8 +767,13 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
     clashes = closing_clashes(closings, store) if closings else {}
 
     planner = _Planner(ruleset, store, next_entry)
+    if writer is not None:
+        store.open_spool()
+        planner.spool = []
     outcomes: list[Outcome] = []
-    posted: list[tuple[int, tuple]] = []  # (pk, ((group, legs as JSON), …)) of the receipts a final run posts
+    posted = 0  # the receipts whose postings a final run has spooled
+    spool: list[tuple[int, int, str]] = []  # the batch's (seq, pk, postings) on their way there
+    number = planner.groups
     batch: list[Change] = []
     journals: dict = {}  # (receipt attributes, method) → the journal its payments are booked in
     unchanged = 0
@@ -777,6 +797,7 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
 
     def flush() -> None:
         """Book the batch; then all a run needs of its receipts is their outcome (and rows)."""
+        nonlocal posted
         planner.book_all(pending)
         pending.clear()
         new, old = [], []
@@ -786,14 +807,20 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
             outcomes.append(Outcome(s.kind, s.key, c.status, c.reason))
             if writer is None:
                 continue
-            if c.groups:
-                posted.append((c.pk, tuple(c.groups)))
+            if c.groups:  # its groups by number (see `_postings`): tab, its legs; a line a group
+                spool.append((posted + len(spool), c.pk,
+                              "\n".join(f"{number[g]}\t{legs}" for g, legs in c.groups)))
             (new if c.stored is None else old).append(_row(c))
             if writer.release_input and s.records is not None:
                 s.records.items[s.index] = None  # its text is hashed, and kept in its row if it waits
         batch.clear()
         if writer is not None:
             writer.receipts(new, old)
+            store.spool("postings", spool)
+            posted += len(spool)
+            spool.clear()
+            store.spool("entries", planner.spool)
+            planner.spool.clear()
 
     for key in list(seen):
         s = seen.pop(key)  # let go of each receipt as its batch is done
@@ -819,27 +846,46 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
 
     made, ids = planner.entries()
     result = RunResult(run_id, final, [], outcomes, unchanged, ruleset.decimals, ids)
-    decimals = ruleset.decimals
     if writer is None:
-        result.entries = [_entry_dict(n, kind, corrects, e, decimals) for n, kind, corrects, e in made]
+        result.entries = [_entry_dict(n, group[0], group[4], e, ruleset.decimals)
+                          for n, (_, group, e) in enumerate(made, start=next_entry)]
         return result
+    store.spool("entries", planner.spool)
+    ids_by_seq = [0] * len(made)
     dates = {}
-    for start in range(0, len(made), ENTRY_BATCH):
-        part = []
-        for i in range(start, min(start + ENTRY_BATCH, len(made))):
-            n, kind, corrects, e = made[i]
-            made[i] = None  # written: let go of it
-            dates[n] = e.date
-            part.append(_entry_dict(n, kind, corrects, e, decimals))
-        writer.entries(part)
+    for n, (order, _, _) in enumerate(made, start=next_entry):
+        ids_by_seq[order[-1]] = n
+        dates[n] = order[0]
     result.n_entries = len(made)
     del made
+    part = []
+    for seq, _, entry in store.spooled("entries", ENTRY_BATCH):
+        part.append({"id": ids_by_seq[seq], **orjson.loads(entry)})
+        if len(part) == ENTRY_BATCH:
+            writer.entries(part)
+            part = []
+    writer.entries(part)
     heads: dict = {}
-    for start in range(0, len(posted), BATCH):
-        writer.postings([(pk, postings_json(groups, ids, heads)) for pk, groups in posted[start:start + BATCH]])
-    del posted
+    groups = planner.numbered
+    part = []
+    for _, pk, text in store.spooled("postings"):
+        part.append((pk, postings_json([(groups[int(g)], legs) for g, legs in
+                                        (line.split("\t", 1) for line in text.split("\n"))], ids, heads)))
+        if len(part) == BATCH:
+            writer.postings(part)
+            part = []
+    writer.postings(part)
+    store.close_spool()
     writer.finish(day_deltas(planner.totals, ids, dates), result)
     return result
+
+
+def _first(item: tuple):
+    return item[0]
+
+
+def _entry_id(entry: dict) -> int:
+    return entry["id"]
 
 
 def _entry_dict(n: int, kind: str, corrects: tuple, e: Entry, decimals: int) -> dict:
@@ -927,8 +973,8 @@ class _Writer:
 
     def finish(self, deltas: dict, result: RunResult) -> None:
         self.store.add_day_totals(deltas)
-        if self.keep_entries:
-            result.entries, result.n_entries = self.kept, None
+        if self.keep_entries:  # written in the order they were made
+            result.entries, result.n_entries = sorted(self.kept, key=_entry_id), None
         self.store.finish_run(self.run, _now(), result.counts)
 
 

@@ -992,6 +992,42 @@ class Store:
         row = self._one("SELECT name, run FROM files WHERE client = ? AND sha256 = ?", (self._cid(), sha256))
         return (row[0], row[1]) if row else None
 
+    # -- a final run's spool -----------------------------------------------------------------
+
+    SPOOLS = ("entries", "postings")
+
+    def open_spool(self) -> None:
+        """Temporary tables in which a final run keeps rows it can only finish at its end (the
+        entries, numbered once all are made; each receipt's postings, which name them): off the
+        run's memory, and inside its transaction, so a failed or killed run leaves none."""
+        for name in self.SPOOLS:
+            table = f"tillpost_spool_{name}"
+            if self.backend.name == "sqlite":
+                self._write(f"DROP TABLE IF EXISTS temp.{table}")
+                self._write(f"CREATE TEMP TABLE {table} (seq INTEGER PRIMARY KEY, a INTEGER, b TEXT NOT NULL)")
+            else:
+                self._write(f"CREATE TEMP TABLE {table} (seq BIGINT PRIMARY KEY, a BIGINT, b TEXT NOT NULL) "
+                            "ON COMMIT DROP")
+
+    def spool(self, name: str, rows: list[tuple[int, int | None, str]]) -> None:
+        """Keep rows (seq, a number, a text) in a spool."""
+        self._insert_many(f"tillpost_spool_{name}", ("seq", "a", "b"), rows)
+
+    def spooled(self, name: str, size: int = 5000):
+        """A spool's rows (seq, a, b) in order, read a page at a time."""
+        last = -1
+        while True:
+            rows = self.query(f"SELECT seq, a, b FROM tillpost_spool_{name} WHERE seq > ? ORDER BY seq LIMIT {size}",
+                              (last,))
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1][0]
+
+    def close_spool(self) -> None:
+        for name in self.SPOOLS:
+            self._write(f"DROP TABLE IF EXISTS tillpost_spool_{name}")
+
     # -- writing (inside begin/commit only) --------------------------------------------------
 
     def set_client_settings(self, decimals: int, counter_debtor: str | None) -> None:
