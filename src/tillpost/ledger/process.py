@@ -38,6 +38,7 @@ import datetime as _dt
 import gc
 import getpass
 import hashlib
+import itertools
 import json
 import socket
 from collections.abc import Callable
@@ -54,6 +55,7 @@ from ..engine.journal import entry_dict
 from ..engine.postings import Booking, ReceiptError, Stem, book_receipt, receipt_attributes
 from ..engine.exact import EXACT
 from ..engine.closings import ClosingError, ClosingItem, book_closing, closing_id, take_closings
+from ..engine.decoding import escaped
 from ..engine.receipts import Receipt, ReceiptInvalid, Records, _FloatSeen, decode_receipt, receipt_id
 from ..engine.ruleset import RuleSet
 from .store import ReceiptRow, Store, StoredReceipt
@@ -269,9 +271,60 @@ def scan_closings(inputs: list[Records], selection: Selection) -> dict[str, Seen
     return seen
 
 
-def scan(inputs: list[Records], selection: Selection, progress: Progress | None = None) -> dict[str, Seen]:
-    """Every selected receipt of the inputs once (by id), with how often its id occurs."""
-    seen: dict[str, Seen] = {}
+class _Head(msgspec.Struct):
+    """What the first pass over the input reads of a receipt: its id, and what a selection looks at."""
+
+    id: object = None
+    store: object = None
+    register: object = None
+
+
+_head = msgspec.json.Decoder(_Head)
+
+
+def _selected_id(records: Records, i: int, selection: Selection) -> str | None:
+    """The id a run knows receipt i of the input by (None: not selected), as `scan_batches` finds it:
+    read from its id alone when it is plain JSON with a plain id, else from the whole receipt."""
+    item = records.items[i]
+    if type(item) is bytes and not (records.errors and i in records.errors):
+        try:
+            head = _head.decode(item)
+        except (msgspec.MsgspecError, RecursionError):
+            head = None
+        if head is not None and type(head.id) is str and head.id:
+            if selection.matches({"id": head.id, "store": head.store, "register": head.register}):
+                return escaped(head.id)
+            return None
+    obj = decoded(records, i)
+    if not selection.matches(obj):
+        return None
+    rid = receipt_id(obj, i)
+    return rid if not rid.startswith("#") else "#" + hashlib.sha256(content_of(obj).encode()).hexdigest()[:12]
+
+
+def _copies(inputs: list[Records], selection: Selection) -> dict[str, int]:
+    """The ids that occur more than once among the selected receipts, and how often."""
+    once: set[str] = set()
+    more: dict[str, int] = {}
+    for records in inputs:
+        for i in range(len(records)):
+            rid = _selected_id(records, i, selection)
+            if rid is None:
+                continue
+            if rid in once:
+                more[rid] = more.get(rid, 1) + 1
+            else:
+                once.add(rid)
+    return more
+
+
+def scan_batches(inputs: list[Records], selection: Selection, progress: Progress | None = None,
+                 size: int = 5000):
+    """Every selected receipt of the inputs once (by id), with how often its id occurs, in batches of
+    `size`: a first pass counts the ids (reading them alone), so that a run holds one batch at a time."""
+    copies = _copies(inputs, selection)
+    met: set[str] = set()  # the ids that occur more than once, met already
+    batch: list[Seen] = []
     total = sum(len(r) for r in inputs)
     done = 0
     # The receipts of a day share their source, stores, registers, date and many a time stamp:
@@ -292,18 +345,29 @@ def scan(inputs: list[Records], selection: Selection, progress: Progress | None 
             if rid.startswith("#"):
                 # No id: it can only be told apart by its content.
                 rid = "#" + digest[:12]
-            if rid in seen:
-                seen[rid].copies += 1
-                continue
+            n = copies.get(rid, 1)
+            if n > 1:
+                if rid in met:
+                    continue
+                met.add(rid)
             store, register, date, created = _text(obj, "store"), _text(obj, "register"), _text(obj, "date"), \
                 _text(obj, "created")
             fields = (one(store, store), one(register, register), _text(obj, "number"), one(date, date),
                       one(created, created) if created else None)
             source = _text(obj, "source")
-            seen[rid] = Seen((one(source, source), rid), digest, fields, records, i)
+            batch.append(Seen((one(source, source), rid), digest, fields, records, i, n))
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
     if progress:
         progress("reading", total, total)
-    return seen
+
+
+def scan(inputs: list[Records], selection: Selection, progress: Progress | None = None) -> dict[str, Seen]:
+    """Every selected receipt of the inputs once (by id), with how often its id occurs."""
+    return {s.key[1]: s for batch in scan_batches(inputs, selection, progress) for s in batch}
 
 
 def stored_records(rows: list[tuple[str, str, str]]) -> Records:
@@ -762,7 +826,15 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
     run_id, next_entry, next_pk = store.next_ids()
     if writer is not None:
         writer.start(run_id)
-    seen, index = _selected(store, inputs, selection, "receipt", progress)
+    if selection.retry_errors:
+        seen, index = _selected(store, inputs, selection, "receipt", progress)
+        batches = [list(seen.values())]
+        del seen
+    else:
+        # A batch's stored receipts are looked up at once; PostgreSQL answers with a pass over the
+        # table (a ledger just loaded has no statistics): fewer, larger batches there.
+        size = BATCH if store.backend.name == "sqlite" else 5 * BATCH
+        batches, index = scan_batches(inputs, selection, progress, size), None
     closings, closing_index = _selected(store, inputs, selection, "closing")
     clashes = closing_clashes(closings, store) if closings else {}
 
@@ -778,8 +850,8 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
     journals: dict = {}  # (receipt attributes, method) → the journal its payments are booked in
     unchanged = 0
     pending: list[tuple[Change, tuple, frozenset]] = []
-    total, done = len(seen), 0
-    pks = iter(range(next_pk, next_pk + len(seen) + len(closings)))
+    total, done = sum(len(r) for r in inputs), 0
+    pks = itertools.count(next_pk)
 
     def plan_change(change: Change) -> None:
         """Reverse what it booked (where its new booking differs), and queue its new booking."""
@@ -822,19 +894,21 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
             store.spool("entries", planner.spool)
             planner.spool.clear()
 
-    for key in list(seen):
-        s = seen.pop(key)  # let go of each receipt as its batch is done
-        done += 1
-        if progress and done % 1000 == 0:
-            progress("booking", done, total)
-        stored = index.get(key)
-        if stored and stored.hash == s.hash and stored.status != "error" and s.copies == 1:
-            unchanged += 1
-            continue
-        stored_payments = store.payments_of(stored.pk) if stored and stored.booked_as else "[]"
-        plan_change(decide(ruleset, s, stored, stored_payments, journals))
-        if len(batch) >= BATCH:
-            flush()
+    for seen in batches:
+        stored_of = index if index is not None else store.receipts_by_id([s.key[1] for s in seen])
+        for s in seen:
+            done += 1
+            if progress and done % 1000 == 0:
+                progress("booking", done, total)
+            stored = stored_of.get(s.key[1])
+            if stored and stored.hash == s.hash and stored.status != "error" and s.copies == 1:
+                unchanged += 1
+                continue
+            stored_payments = store.payments_of(stored.pk) if stored and stored.booked_as else "[]"
+            plan_change(decide(ruleset, s, stored, stored_payments, journals))
+            if len(batch) >= BATCH:
+                flush()
+        del seen, stored_of  # let go of the batch's receipts
     for key, s in closings.items():
         stored = closing_index.get(key)
         if stored and stored.hash == s.hash and stored.status != "error" and s.copies == 1 and key not in clashes:
