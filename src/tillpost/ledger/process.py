@@ -165,7 +165,8 @@ class RunResult:
     decimals: int
     entry_ids: dict = field(default_factory=dict)  # group (kind, journal, mode, key, corrects) → entry id
     duplicate_of: tuple[str, int] | None = None  # (file name, run) that booked the same file before
-    n_entries: int | None = None  # the entries made, when a final run kept none of them (keep_entries=False)
+    n_entries: int | None = None  # the entries made, when a final run kept none of them (details=False)
+    tally: dict = field(default_factory=dict)  # counts (as `counts`) of the outcomes not kept (details=False)
 
     @property
     def counts(self) -> dict:
@@ -177,6 +178,8 @@ class RunResult:
                 counts[c.status] += 1
             else:
                 counts["closing_errors" if c.status == "error" else "closings"] += 1
+        for what, n in self.tally.items():
+            counts[what] += n
         counts["unchanged"] = self.unchanged
         counts["entries"] = len(self.entries) if self.n_entries is None else self.n_entries
         return counts
@@ -843,6 +846,7 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
         store.open_spool()
         planner.spool = []
     outcomes: list[Outcome] = []
+    tally: dict[str, int] = {}
     posted = 0  # the receipts whose postings a final run has spooled
     spool: list[tuple[int, int, str]] = []  # the batch's (seq, pk, postings) on their way there
     number = planner.groups
@@ -876,7 +880,11 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
         for c in batch:
             s = c.seen
             c.pk = next(pks) if c.stored is None else c.stored.pk
-            outcomes.append(Outcome(s.kind, s.key, c.status, c.reason))
+            if writer is None or writer.details or c.status == "error":
+                outcomes.append(Outcome(s.kind, s.key, c.status, c.reason))
+            else:  # counted only
+                what = c.status if s.kind == "receipt" else "closings"
+                tally[what] = tally.get(what, 0) + 1
             if writer is None:
                 continue
             if c.groups:  # its groups by number (see `_postings`): tab, its legs; a line a group
@@ -919,7 +927,7 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
         progress("booking", total, total)
 
     made, ids = planner.entries()
-    result = RunResult(run_id, final, [], outcomes, unchanged, ruleset.decimals, ids)
+    result = RunResult(run_id, final, [], outcomes, unchanged, ruleset.decimals, ids, tally=tally)
     if writer is None:
         result.entries = [_entry_dict(n, group[0], group[4], e, ruleset.decimals)
                           for n, (_, group, e) in enumerate(made, start=next_entry)]
@@ -1017,13 +1025,13 @@ class _Writer:
     """Writes a final run as it is planned, inside its one transaction: the run's row first,
     each batch of receipt rows once booked, then the entries, postings and day totals."""
 
-    def __init__(self, store: Store, info: dict, file: tuple[str, str] | None, keep_entries: bool,
+    def __init__(self, store: Store, info: dict, file: tuple[str, str] | None, details: bool,
                  release_input: bool):
         self.store = store
         self.release_input = release_input
         self.info = info
         self.file = file
-        self.keep_entries = keep_entries
+        self.details = details
         self.kept: list[dict] = []
         self.run = 0
 
@@ -1039,7 +1047,7 @@ class _Writer:
 
     def entries(self, entries: list[dict]) -> None:
         self.store.insert_entries(self.run, entries)
-        if self.keep_entries:
+        if self.details:
             self.kept += entries
 
     def postings(self, rows: list[tuple[int, str]]) -> None:
@@ -1047,28 +1055,29 @@ class _Writer:
 
     def finish(self, deltas: dict, result: RunResult) -> None:
         self.store.add_day_totals(deltas)
-        if self.keep_entries:  # written in the order they were made
+        if self.details:  # written in the order they were made
             result.entries, result.n_entries = sorted(self.kept, key=_entry_id), None
         self.store.finish_run(self.run, _now(), result.counts)
 
 
 def process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selection = Selection(),
             final: bool = False, info: dict | None = None, progress: Progress | None = None,
-            file: tuple[str, str] | None = None, keep_entries: bool = True, keep_input: bool = True) -> RunResult:
+            file: tuple[str, str] | None = None, details: bool = True, keep_input: bool = True) -> RunResult:
     """A trial run (plans, writes nothing) or a final run (plans and books in one transaction).
 
     `file` is (name, SHA-256) of the inbox file the input is: a final run books a file
     once; the same content again is recorded as booked already and books nothing.
     Callers that need neither back spare a final run their memory: without `keep_input`
     it lets go of each receipt's input (its item in `inputs` becomes None) once its row
-    is written; without `keep_entries` its result keeps no entries, only their number
-    (`counts`): a day of invoices makes tens of thousands of them.
+    is written; without `details` its result keeps no entries and, of the receipts, only
+    those in error: the rest it counts (`counts`). A day of invoices makes tens of
+    thousands of entries.
     """
     collecting = gc.isenabled()
     gc.disable()  # a run makes millions of small objects and no cycles: collecting only costs time
     try:
         with localcontext(EXACT):  # every sum of the run exact or refused, as in `book`
-            return _process(ruleset, store, inputs, selection, final, info, progress, file, keep_entries,
+            return _process(ruleset, store, inputs, selection, final, info, progress, file, details,
                             keep_input)
     finally:
         if collecting:
@@ -1077,7 +1086,7 @@ def process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Se
 
 def _process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selection, final: bool,
              info: dict | None, progress: Progress | None, file: tuple[str, str] | None,
-             keep_entries: bool = True, keep_input: bool = True) -> RunResult:
+             details: bool = True, keep_input: bool = True) -> RunResult:
     if not final:
         store.check_current()
         store.require_client()
@@ -1095,7 +1104,7 @@ def _process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: S
             return RunResult(0, True, [], [], 0, ruleset.decimals, duplicate_of=booked)
         store.set_client_settings(ruleset.decimals, ruleset.counter_debtor)
         writer = _Writer(store, {**(info or run_info("api", "", [], selection)), "started": started}, file,
-                         keep_entries, release_input=not keep_input)
+                         details, release_input=not keep_input)
         result = plan(ruleset, store, inputs, selection, progress, final=True, writer=writer)
         store.commit()
     except BaseException:
