@@ -101,7 +101,8 @@ class Seen:
     """One receipt of the input: its identity, content hash and where to read it again.
 
     Its content is not kept: a run of 100,000 receipts would hold them all. The few
-    that wait in the ledger (open, error) are read again when they are written.
+    that wait in the ledger (open, error) are read again when they are written. A run
+    holds the Seen of one batch at a time (`scan_batches`).
     """
 
     key: tuple[str, str]  # (source, id)
@@ -138,7 +139,6 @@ class Change:
     reverse: bool = False  # take out what it booked before (a change, or voided after booking)
     groups: list = field(default_factory=list)  # (group, legs as JSON) this run posts, per entry
     pk: int = 0
-    new: bool = False  # first seen in this run
 
 
 class Outcome(NamedTuple):
@@ -821,10 +821,11 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
     of a hundred or of a million. The input's till closings are planned after its
     receipts, the same way.
 
-    Receipts are decided and booked a batch at a time. A final run (`writer`) writes
-    each batch's receipt rows as soon as it is booked and forgets the batch, keeping
-    per receipt only its outcome and the legs it posts (written with the entries'
-    ids at the end); each receipt's input text is let go once its row is written.
+    Receipts are read, decided and booked a batch at a time. A final run (`writer`)
+    writes each batch's receipt rows as soon as it is booked and forgets the batch,
+    keeping per receipt at most its outcome: the entries it makes, and each receipt's
+    postings (which name them), wait in the spool until all entries are made and
+    numbered, at the end. One transaction throughout.
     """
     run_id, next_entry, next_pk = store.next_ids()
     if writer is not None:
@@ -887,7 +888,7 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
                 tally[what] = tally.get(what, 0) + 1
             if writer is None:
                 continue
-            if c.groups:  # its groups by number (see `_postings`): tab, its legs; a line a group
+            if c.groups:  # a line per group: its number (in planner.numbered), a tab, its legs
                 spool.append((posted + len(spool), c.pk,
                               "\n".join(f"{number[g]}\t{legs}" for g, legs in c.groups)))
             (new if c.stored is None else old).append(_row(c))
