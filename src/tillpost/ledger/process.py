@@ -791,6 +791,7 @@ def _now() -> str:
 
 BATCH = 5000  # receipts decided (and, in a final run, written) at a time
 ENTRY_BATCH = 2000  # entries converted and written at a time
+ANALYZE_AFTER = 10_000  # new receipts after which a run has the database look at its tables again
 
 
 def _selected(store: Store, inputs: list[Records], selection: Selection, kind: str,
@@ -1035,6 +1036,7 @@ class _Writer:
         self.details = details
         self.kept: list[dict] = []
         self.run = 0
+        self.new = 0  # receipts first seen in this run
 
     def start(self, run_id: int) -> None:
         self.run = run_id
@@ -1045,6 +1047,7 @@ class _Writer:
     def receipts(self, new: list[ReceiptRow], old: list[ReceiptRow]) -> None:
         self.store.insert_receipts(new, self.run)
         self.store.update_receipts(old, self.run)
+        self.new += len(new)
 
     def entries(self, entries: list[dict]) -> None:
         self.store.insert_entries(self.run, entries)
@@ -1108,6 +1111,8 @@ def _process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: S
                          details, release_input=not keep_input)
         result = plan(ruleset, store, inputs, selection, progress, final=True, writer=writer)
         store.commit()
+        if writer.new >= ANALYZE_AFTER:
+            store.analyze()
     except BaseException:
         store.rollback()
         raise

@@ -1026,6 +1026,17 @@ class Store:
             yield from rows
             last = rows[-1][0]
 
+    def analyze(self) -> None:
+        """After a run that added many rows (outside its transaction): PostgreSQL plans a lookup
+        by the statistics of the tables, which a ledger just loaded does not have yet (autovacuum
+        makes them later); without, it expects a few rows and looks each id up by a pass over
+        the lot, seconds for the next run's thousand receipts. SQLite looks ids up by index anyway."""
+        if self.backend.name == "postgresql":
+            try:
+                self.conn.execute("ANALYZE receipts, entries, postings")
+            except self.backend.errors:
+                pass  # statistics are an aid: the run is committed whatever becomes of them
+
     def close_spool(self) -> None:
         for name in self.SPOOLS:
             self._write(f"DROP TABLE IF EXISTS tillpost_spool_{name}")
