@@ -385,13 +385,13 @@ def test_ctrl_c_during_process_exits_130_and_leaves_the_ledger_as_it_was(monkeyp
     code, _, err = run("process", BAKERY, EXAMPLES / "bakery-day.json", "--db", db, "--final", capsys=capsys)
     assert code == 0, err
     before = _booked(db)
-    original = process.write
+    original = process._Writer.finish  # a final run's last writes
 
     def interrupted(*args, **kwargs):
         original(*args, **kwargs)
         raise KeyboardInterrupt  # after the rows are written, before the commit
 
-    monkeypatch.setattr(process, "write", interrupted)
+    monkeypatch.setattr(process._Writer, "finish", interrupted)
     code, _, err = run("process", BAKERY, EXAMPLES / "bakery-late.json", "--db", db, "--final", capsys=capsys)
     assert code == 130 and "interrupted" in err
     assert _booked(db) == before

@@ -479,6 +479,45 @@ def test_a_final_run_killed_mid_way_leaves_the_ledger_as_before_and_a_rerun_comp
     assert dump(db) == dump(reference)
 
 
+def _lean_days() -> list[list[dict]]:
+    """Two runs' inputs that cross batches of three: a duplicate id far apart, invoices, open,
+    voided and broken receipts; then late, changed and voided-after-booking ones."""
+    first = [receipt(f"AMS01-K1-{n}", number=str(n), amount=f"{n}.25",
+                     method=("invoice" if n % 4 == 0 else "pin" if n % 3 == 0 else "cash")) for n in range(1, 12)]
+    first[1] = receipt("AMS01-K1-2", number="2", status="open")
+    first[5] = receipt("AMS01-K1-6", number="6", method="x")  # no rule books it: an error
+    first.append(receipt("AMS01-K1-3", number="3", amount="9.00"))  # id 3 again, three batches on
+    first.append(receipt("AMS01-K1-20", number="20", status="voided"))
+    later = [receipt("AMS01-K1-1", number="1", amount="7.00"), receipt("AMS01-K1-2", number="2"),
+             receipt("AMS01-K1-4", number="4", status="voided"), receipt("AMS01-K1-30", number="30"),
+             receipt("AMS01-K1-31", number="31", method="invoice")]
+    return [first, later]
+
+
+def test_a_lean_final_run_in_small_batches_books_what_a_full_one_does(db, new_db, rules, monkeypatch):
+    """Batches, the spool and a result without details (the CLI's summary, watch) change nothing
+    written; the input's items are let go once booked, but for the copies of a duplicate."""
+    reference = new_db("reference")
+    full = [run(rules, reference, day) for day in _lean_days()]
+    import importlib
+
+    module = importlib.import_module("tillpost.ledger.process")
+    monkeypatch.setattr(module, "BATCH", 3)
+    monkeypatch.setattr(module, "ENTRY_BATCH", 2)
+    for day, expected, left in zip(_lean_days(), full, ([11], [])):
+        records = Records("<test>", list(day))
+        store = Store.open(db)
+        try:
+            lean = process(rules, store, [records], final=True, details=False, keep_input=False)
+        finally:
+            store.close()
+        assert lean.counts == expected.counts
+        assert lean.receipts()["error"] == expected.receipts()["error"]
+        assert lean.entries == [] and lean.counts["entries"] == len(expected.entries) > 0
+        assert [i for i, item in enumerate(records.items) if item is not None] == left
+    assert dump(db) == dump(reference)
+
+
 def test_a_second_writer_waits_for_the_lock(db, rules):
     run(rules, db, [receipt("AMS01-K1-1")])
     holder = Store.open(db)

@@ -139,7 +139,8 @@ def process_cmd(rules, receipts, db, client, trial, stores, registers, receipt_i
         try:
             missing = _not_selectable(selection, inputs, store)
             info = run_info("process --final", rules, [receipts] if receipts else [], selection)
-            result = process(ruleset, store, inputs, selection, final=not trial, info=info, progress=report)
+            result = process(ruleset, store, inputs, selection, final=not trial, info=info, progress=report,
+                             details=fmt != "summary", keep_input=False)
         finally:
             done()
             store.close()

@@ -38,10 +38,12 @@ import datetime as _dt
 import gc
 import getpass
 import hashlib
+import itertools
 import json
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 from decimal import Decimal, localcontext
 
 import msgspec
@@ -53,6 +55,7 @@ from ..engine.journal import entry_dict
 from ..engine.postings import Booking, ReceiptError, Stem, book_receipt, receipt_attributes
 from ..engine.exact import EXACT
 from ..engine.closings import ClosingError, ClosingItem, book_closing, closing_id, take_closings
+from ..engine.decoding import escaped
 from ..engine.receipts import Receipt, ReceiptInvalid, Records, _FloatSeen, decode_receipt, receipt_id
 from ..engine.ruleset import RuleSet
 from .store import ReceiptRow, Store, StoredReceipt
@@ -98,7 +101,8 @@ class Seen:
     """One receipt of the input: its identity, content hash and where to read it again.
 
     Its content is not kept: a run of 100,000 receipts would hold them all. The few
-    that wait in the ledger (open, error) are read again when they are written.
+    that wait in the ledger (open, error) are read again when they are written. A run
+    holds the Seen of one batch at a time (`scan_batches`).
     """
 
     key: tuple[str, str]  # (source, id)
@@ -135,20 +139,34 @@ class Change:
     reverse: bool = False  # take out what it booked before (a change, or voided after booking)
     groups: list = field(default_factory=list)  # (group, legs as JSON) this run posts, per entry
     pk: int = 0
-    new: bool = False  # first seen in this run
+
+
+class Outcome(NamedTuple):
+    """What a run did to one receipt (or closing): all its result keeps of it once it is written."""
+
+    kind: str  # receipt | closing
+    key: tuple[str, str]  # (source, id)
+    status: str
+    reason: str | None
+
+    @property
+    def seen(self) -> "Outcome":
+        """Read like a Change: `c.seen.key`, `c.seen.kind`."""
+        return self
 
 
 @dataclass
 class RunResult:
     run: int
     final: bool
-    entries: list[dict]  # ledger entries: id, kind, corrects + the canonical entry
-    changes: list[Change]
+    entries: list[dict]  # ledger entries: id, kind, corrects + the canonical entry (see `n_entries`)
+    changes: list[Outcome]
     unchanged: int
     decimals: int
     entry_ids: dict = field(default_factory=dict)  # group (kind, journal, mode, key, corrects) → entry id
     duplicate_of: tuple[str, int] | None = None  # (file name, run) that booked the same file before
-    totals: dict = field(default_factory=dict)  # the planner's day totals (see day_deltas)
+    n_entries: int | None = None  # the entries made, when a final run kept none of them (details=False)
+    tally: dict = field(default_factory=dict)  # counts (as `counts`) of the outcomes not kept (details=False)
 
     @property
     def counts(self) -> dict:
@@ -156,21 +174,23 @@ class RunResult:
         counts = {s: 0 for s in STATUSES}
         counts["closings"] = counts["closing_errors"] = 0
         for c in self.changes:
-            if c.seen.closing is None:
+            if c.kind == "receipt":
                 counts[c.status] += 1
             else:
                 counts["closing_errors" if c.status == "error" else "closings"] += 1
+        for what, n in self.tally.items():
+            counts[what] += n
         counts["unchanged"] = self.unchanged
-        counts["entries"] = len(self.entries)
+        counts["entries"] = len(self.entries) if self.n_entries is None else self.n_entries
         return counts
 
     def receipts(self, kind: str = "receipt") -> dict:
         """The ids per status (errors with their message) of the receipts (or closings) the run changed."""
         out: dict = {s: [] for s in STATUSES}
-        for c in sorted(self.changes, key=lambda c: c.seen.key[1]):
-            if c.seen.kind != kind:
+        for c in sorted(self.changes, key=lambda c: c.key[1]):
+            if c.kind != kind:
                 continue
-            rid = c.seen.key[1]
+            rid = c.key[1]
             out[c.status].append({kind: rid, "message": c.reason} if c.status == "error" else rid)
         return out
 
@@ -181,7 +201,7 @@ class RunResult:
     def as_dict(self) -> dict:
         out = {"run": self.run, "mode": "final" if self.final else "trial", "entries": self.entries,
                "receipts": self.receipts(), "counts": self.counts}
-        if any(c.seen.closing is not None for c in self.changes):
+        if any(c.kind == "closing" for c in self.changes):
             out["closings"] = self.closings()
         return out
 
@@ -254,11 +274,66 @@ def scan_closings(inputs: list[Records], selection: Selection) -> dict[str, Seen
     return seen
 
 
-def scan(inputs: list[Records], selection: Selection, progress: Progress | None = None) -> dict[str, Seen]:
-    """Every selected receipt of the inputs once (by id), with how often its id occurs."""
-    seen: dict[str, Seen] = {}
+class _Head(msgspec.Struct):
+    """What the first pass over the input reads of a receipt: its id, and what a selection looks at."""
+
+    id: object = None
+    store: object = None
+    register: object = None
+
+
+_head = msgspec.json.Decoder(_Head)
+
+
+def _selected_id(records: Records, i: int, selection: Selection) -> str | None:
+    """The id a run knows receipt i of the input by (None: not selected), as `scan_batches` finds it:
+    read from its id alone when it is plain JSON with a plain id, else from the whole receipt."""
+    item = records.items[i]
+    if type(item) is bytes and not (records.errors and i in records.errors):
+        try:
+            head = _head.decode(item)
+        except (msgspec.MsgspecError, RecursionError):
+            head = None
+        if head is not None and type(head.id) is str and head.id:
+            if selection.matches({"id": head.id, "store": head.store, "register": head.register}):
+                return escaped(head.id)
+            return None
+    obj = decoded(records, i)
+    if not selection.matches(obj):
+        return None
+    rid = receipt_id(obj, i)
+    return rid if not rid.startswith("#") else "#" + hashlib.sha256(content_of(obj).encode()).hexdigest()[:12]
+
+
+def _copies(inputs: list[Records], selection: Selection) -> dict[str, int]:
+    """The ids that occur more than once among the selected receipts, and how often."""
+    once: set[str] = set()
+    more: dict[str, int] = {}
+    for records in inputs:
+        for i in range(len(records)):
+            rid = _selected_id(records, i, selection)
+            if rid is None:
+                continue
+            if rid in once:
+                more[rid] = more.get(rid, 1) + 1
+            else:
+                once.add(rid)
+    return more
+
+
+def scan_batches(inputs: list[Records], selection: Selection, progress: Progress | None = None,
+                 size: int = 5000):
+    """Every selected receipt of the inputs once (by id), with how often its id occurs, in batches of
+    `size`: a first pass counts the ids (reading them alone), so that a run holds one batch at a time."""
+    copies = _copies(inputs, selection)
+    met: set[str] = set()  # the ids that occur more than once, met already
+    batch: list[Seen] = []
     total = sum(len(r) for r in inputs)
     done = 0
+    # The receipts of a day share their source, stores, registers, date and many a time stamp:
+    # one string each, not one per receipt, for as long as the run holds them.
+    shared: dict[str, str] = {}
+    one = shared.setdefault
     for records in inputs:
         for i in range(len(records)):
             done += 1
@@ -273,15 +348,29 @@ def scan(inputs: list[Records], selection: Selection, progress: Progress | None 
             if rid.startswith("#"):
                 # No id: it can only be told apart by its content.
                 rid = "#" + digest[:12]
-            if rid in seen:
-                seen[rid].copies += 1
-                continue
-            fields = (_text(obj, "store"), _text(obj, "register"), _text(obj, "number"), _text(obj, "date"),
-                      _text(obj, "created") or None)
-            seen[rid] = Seen((_text(obj, "source"), rid), digest, fields, records, i)
+            n = copies.get(rid, 1)
+            if n > 1:
+                if rid in met:
+                    continue
+                met.add(rid)
+            store, register, date, created = _text(obj, "store"), _text(obj, "register"), _text(obj, "date"), \
+                _text(obj, "created")
+            fields = (one(store, store), one(register, register), _text(obj, "number"), one(date, date),
+                      one(created, created) if created else None)
+            source = _text(obj, "source")
+            batch.append(Seen((one(source, source), rid), digest, fields, records, i, n))
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
     if progress:
         progress("reading", total, total)
-    return seen
+
+
+def scan(inputs: list[Records], selection: Selection, progress: Progress | None = None) -> dict[str, Seen]:
+    """Every selected receipt of the inputs once (by id), with how often its id occurs."""
+    return {s.key[1]: s for batch in scan_batches(inputs, selection, progress) for s in batch}
 
 
 def stored_records(rows: list[tuple[str, str, str]]) -> Records:
@@ -497,17 +586,45 @@ class _Planner:
         self.asked: set[str] = set()  # the group keys the ledger was asked about
         self.next_entry = next_entry
         self.builders: dict[tuple, EntryBuilder] = {}  # (kind, corrects) → builder
+        self.batch_builders: dict[tuple, EntryBuilder] = {}  # the same, for the batch's individual receipts
+        self.made: list[tuple] = []  # (order, group, entry or None) of the entries made so far (see _keep)
+        self.spool: list | None = None  # a final run's entries on their way to its spool
         self.reversals: dict[tuple, dict] = {}  # (journal, mode, key, corrects) → lines, receipts, entry ids
         # (group, store, date of the receipt) → stem (or (account, debtor, vat) for a reversal) → net:
         # what the run adds to the days
         self.totals: dict[tuple, dict] = {}
         self.heads: dict = {}  # stem → the JSON heads of its two legs (see _legs)
+        self.groups: dict = {}  # (kind, journal, mode, key, corrects) → its number (see `group`)
+        self.numbered: list[tuple] = []
 
-    def _builder(self, kind: str, corrects: tuple) -> EntryBuilder:
-        b = self.builders.get((kind, corrects))
+    def _builder(self, kind: str, corrects: tuple, mode: str) -> EntryBuilder:
+        # A receipt booked individually is the only one in its entries: they are made when its
+        # batch is booked (`_made`), rather than kept as builders' groups to the end.
+        builders = self.batch_builders if mode == "individual" else self.builders
+        b = builders.get((kind, corrects))
         if b is None:
-            b = self.builders[(kind, corrects)] = EntryBuilder(self.ruleset)
+            b = builders[(kind, corrects)] = EntryBuilder(self.ruleset)
         return b
+
+    def _made(self, builders: dict) -> None:
+        """The entries of builders, described by their kind, into `made`; the builders emptied."""
+        prefix = {"regular": "", "supplement": "Supplement: "}
+        for kind, corrects in list(builders):
+            for e in builders.pop((kind, corrects)).entries():
+                description = prefix.get(kind, f"Correction of {_ids(corrects)}: ") + e.description
+                self._keep(kind, corrects, replace(e, description=description))
+
+    def _keep(self, kind: str, corrects: tuple, e: Entry) -> None:
+        """An entry made: its order and group in `made`, with the entry itself, or, in a final run,
+        with None: the entry waits in `spool` (as the JSON of its ledger dict, without its id)."""
+        seq = len(self.made)
+        group = self.group((kind, e.journal, e.mode, e.key, corrects))
+        if self.spool is not None:
+            self.spool.append((seq, None, orjson.dumps({"kind": kind, "corrects": list(corrects),
+                                                        **entry_dict(e, self.ruleset.decimals)}).decode()))
+            self.made.append(((e.date, e.journal, e.key, KIND_ORDER[kind], corrects, seq), group, None))
+        else:
+            self.made.append(((e.date, e.journal, e.key, KIND_ORDER[kind], corrects, seq), group, e))
 
     def book_all(self, pending: list[tuple[Change, tuple, frozenset]]) -> None:
         """Book a batch of changes, asking the ledger once which of their groups are booked."""
@@ -521,6 +638,7 @@ class _Planner:
                 # Other content, the same books (a name, a time stamp): nothing to correct.
                 change.status = change.booked_as = change.stored.booked_as
             change.booking = None  # its legs are in the planner and in change.groups now
+        self._made(self.batch_builders)
 
     def book(self, change: Change, corrects: tuple = (), keep: frozenset = frozenset()) -> None:
         """Book the change's new legs; groups in `keep` already hold exactly these and are left alone.
@@ -550,13 +668,13 @@ class _Planner:
             else:
                 kind = "regular"
             by_kind.setdefault(kind, []).extend(postings)
-            group = (kind, journal, mode, key, corrects)
+            group = self.group((kind, journal, mode, key, corrects))
             change.groups.append((group, self._legs(postings)))
             self._total(group, shop, date, postings)
         for kind, postings in by_kind.items():
             part = booking if len(by_kind) == 1 and len(postings) == len(booking.postings) else \
                 type(booking)(booking.receipt, mode, booking.key, postings, booking.ruleset)
-            self._builder(kind, corrects).add(part)
+            self._builder(kind, corrects, mode).add(part)
         if "supplement" in by_kind and change.status == "booked":
             change.status = change.booked_as = "late"
 
@@ -577,7 +695,12 @@ class _Planner:
         return "[" + ",".join(parts) + "]"
 
     def _total(self, group: tuple, shop: str, date: str, postings) -> None:
-        """Add a group's postings to the day totals, per stem (spread over lines in `totals_by_line`)."""
+        """Add a group's postings to the day totals, per stem (spread over lines in `day_deltas`).
+
+        An entry of one receipt (individual) is dated the receipt's day, so its sums join
+        those of its journal, store and day: a day of invoices keeps a few sums, not one per invoice."""
+        if group[2] == "individual":
+            group = (None, group[1])
         sums = self.totals.get((group, shop, date))
         if sums is None:
             sums = self.totals[(group, shop, date)] = {}
@@ -600,7 +723,7 @@ class _Planner:
             slot["closings" if change.seen.closing is not None else "receipts"].add(change.seen.key[1])
             slot["entries"].update(g["e"] for row in rows for g in row
                                    if (g["j"], g["m"], g["k"]) == (journal, mode, key) and g["e"] is not None)
-            group = ("reversal", journal, mode, key, corrects)
+            group = self.group(("reversal", journal, mode, key, corrects))
             change.groups.append((group, orjson.dumps(legs).decode()))
             stored = change.stored
             sums = self.totals.setdefault((group, stored.store, stored.date), {})
@@ -608,14 +731,10 @@ class _Planner:
                 sums[(a, d, v)] = sums.get((a, d, v), ZERO) - amount
         return corrects
 
-    def entries(self) -> tuple[list[dict], dict]:
-        """The new entries, numbered, as ledger dicts; and the map from group to entry id."""
-        made: list[tuple[str, tuple, Entry]] = []
-        prefix = {"regular": "", "supplement": "Supplement: "}
-        for (kind, corrects), builder in self.builders.items():
-            for e in builder.entries():
-                description = prefix.get(kind, f"Correction of {_ids(corrects)}: ") + e.description
-                made.append((kind, corrects, replace(e, description=description)))
+    def entries(self) -> tuple[list[tuple], dict]:
+        """The new entries in their order, (order, group, entry or None), the first numbered
+        `next_entry`; and the map from group to entry id. The builders are emptied as they go."""
+        self._made(self.builders)
         headers = self.store.entry_headers(i for slot in self.reversals.values() for i in slot["entries"])
         for (journal, mode, key, corrects), slot in self.reversals.items():
             olds = [headers[i] for i in sorted(slot["entries"]) if i in headers]
@@ -626,14 +745,20 @@ class _Planner:
             e = _entry_from(journal, date, mode, key, f"Reversal of {_ids(corrects)}: {base}",
                             slot["receipts"], slot["lines"], slot["closings"])
             if e is not None:
-                made.append(("reversal", corrects, e))
-        made.sort(key=lambda m: (m[2].date, m[2].journal, m[2].key, KIND_ORDER[m[0]], m[1]))
-        out, ids = [], {}
-        for n, (kind, corrects, e) in enumerate(made, start=self.next_entry):
-            ids[(kind, e.journal, e.mode, e.key, corrects)] = n
-            out.append({"id": n, "kind": kind, "corrects": list(corrects),
-                        **entry_dict(e, self.ruleset.decimals)})
-        return out, ids
+                self._keep("reversal", corrects, e)
+        made, self.made = self.made, []
+        made.sort(key=_first)  # by date, journal, key, kind, what it corrects; then as made
+        ids = {group: n for n, (_, group, _) in enumerate(made, start=self.next_entry)}
+        return made, ids
+
+    def group(self, group: tuple) -> tuple:
+        """One tuple per entry group (the receipts of a day post into the same few), numbered
+        in `numbered` (a final run's spool names groups by number)."""
+        n = self.groups.get(group)
+        if n is None:
+            n = self.groups[group] = len(self.numbered)
+            self.numbered.append(group)
+        return self.numbered[n]
 
 
 # -- the run -------------------------------------------------------------------------------
@@ -664,7 +789,9 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-BATCH = 5000  # receipts decided before the ledger is asked which of their groups are booked
+BATCH = 5000  # receipts decided (and, in a final run, written) at a time
+ENTRY_BATCH = 2000  # entries converted and written at a time
+ANALYZE_AFTER = 10_000  # new receipts after which a run has the database look at its tables again
 
 
 def _selected(store: Store, inputs: list[Records], selection: Selection, kind: str,
@@ -687,25 +814,50 @@ def _selected(store: Store, inputs: list[Records], selection: Selection, kind: s
 
 
 def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selection,
-         progress: Progress | None = None, final: bool = False) -> RunResult:
+         progress: Progress | None = None, final: bool = False, writer: "_Writer | None" = None) -> RunResult:
     """What a run books: computed against the ledger as it is (inside the lock, for a final run).
 
     Only the receipts the input holds are read from the ledger, and only the entry
     groups they book into: a run of a thousand receipts costs the same in a ledger
     of a hundred or of a million. The input's till closings are planned after its
     receipts, the same way.
+
+    Receipts are read, decided and booked a batch at a time. A final run (`writer`)
+    writes each batch's receipt rows as soon as it is booked and forgets the batch,
+    keeping per receipt at most its outcome: the entries it makes, and each receipt's
+    postings (which name them), wait in the spool until all entries are made and
+    numbered, at the end. One transaction throughout.
     """
     run_id, next_entry, next_pk = store.next_ids()
-    seen, index = _selected(store, inputs, selection, "receipt", progress)
+    if writer is not None:
+        writer.start(run_id)
+    if selection.retry_errors:
+        seen, index = _selected(store, inputs, selection, "receipt", progress)
+        batches = [list(seen.values())]
+        del seen
+    else:
+        # A batch's stored receipts are looked up at once; PostgreSQL answers with a pass over the
+        # table (a ledger just loaded has no statistics): fewer, larger batches there.
+        size = BATCH if store.backend.name == "sqlite" else 5 * BATCH
+        batches, index = scan_batches(inputs, selection, progress, size), None
     closings, closing_index = _selected(store, inputs, selection, "closing")
     clashes = closing_clashes(closings, store) if closings else {}
 
     planner = _Planner(ruleset, store, next_entry)
-    changes: list[Change] = []
+    if writer is not None:
+        store.open_spool()
+        planner.spool = []
+    outcomes: list[Outcome] = []
+    tally: dict[str, int] = {}
+    posted = 0  # the receipts whose postings a final run has spooled
+    spool: list[tuple[int, int, str]] = []  # the batch's (seq, pk, postings) on their way there
+    number = planner.groups
+    batch: list[Change] = []
     journals: dict = {}  # (receipt attributes, method) → the journal its payments are booked in
     unchanged = 0
     pending: list[tuple[Change, tuple, frozenset]] = []
-    total, done = len(seen), 0
+    total, done = sum(len(r) for r in inputs), 0
+    pks = itertools.count(next_pk)
 
     def plan_change(change: Change) -> None:
         """Reverse what it booked (where its new booking differs), and queue its new booking."""
@@ -717,43 +869,125 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
                 new = _new_nets(change.booking)
                 keep = frozenset(g for g, lines in _stored_nets(rows).items() if new.get(g, {}) == lines)
             corrects = planner.reverse(change, rows, keep)
-        changes.append(change)
+        batch.append(change)
         if change.booking is not None:
             pending.append((change, corrects, keep))
 
-    for key, s in seen.items():
-        done += 1
-        if progress and done % 1000 == 0:
-            progress("booking", done, total)
-        stored = index.get(key)
-        if stored and stored.hash == s.hash and stored.status != "error" and s.copies == 1:
-            unchanged += 1
-            continue
-        stored_payments = store.payments_of(stored.pk) if stored and stored.booked_as else "[]"
-        plan_change(decide(ruleset, s, stored, stored_payments, journals))
-        if len(pending) >= BATCH:
-            planner.book_all(pending)
-            pending.clear()
+    def flush() -> None:
+        """Book the batch; then all a run needs of its receipts is their outcome (and rows)."""
+        nonlocal posted
+        planner.book_all(pending)
+        pending.clear()
+        new, old = [], []
+        for c in batch:
+            s = c.seen
+            c.pk = next(pks) if c.stored is None else c.stored.pk
+            if writer is None or writer.details or c.status == "error":
+                outcomes.append(Outcome(s.kind, s.key, c.status, c.reason))
+            else:  # counted only
+                what = c.status if s.kind == "receipt" else "closings"
+                tally[what] = tally.get(what, 0) + 1
+            if writer is None:
+                continue
+            if c.groups:  # a line per group: its number (in planner.numbered), a tab, its legs
+                spool.append((posted + len(spool), c.pk,
+                              "\n".join(f"{number[g]}\t{legs}" for g, legs in c.groups)))
+            (new if c.stored is None else old).append(_row(c))
+            if writer.release_input and s.records is not None:
+                s.records.items[s.index] = None  # its text is hashed, and kept in its row if it waits
+        batch.clear()
+        if writer is not None:
+            writer.receipts(new, old)
+            store.spool("postings", spool)
+            posted += len(spool)
+            spool.clear()
+            store.spool("entries", planner.spool)
+            planner.spool.clear()
+
+    for seen in batches:
+        stored_of = index if index is not None else store.receipts_by_id([s.key[1] for s in seen])
+        for s in seen:
+            done += 1
+            if progress and done % 1000 == 0:
+                progress("booking", done, total)
+            stored = stored_of.get(s.key[1])
+            if stored and stored.hash == s.hash and stored.status != "error" and s.copies == 1:
+                unchanged += 1
+                continue
+            stored_payments = store.payments_of(stored.pk) if stored and stored.booked_as else "[]"
+            plan_change(decide(ruleset, s, stored, stored_payments, journals))
+            if len(batch) >= BATCH:
+                flush()
+        del seen, stored_of  # let go of the batch's receipts
     for key, s in closings.items():
         stored = closing_index.get(key)
         if stored and stored.hash == s.hash and stored.status != "error" and s.copies == 1 and key not in clashes:
             continue  # a closing seen again as booked: nothing to do, and no receipt to count
         plan_change(decide_closing(ruleset, s, stored, clashes.get(key)))
-    planner.book_all(pending)
+    flush()
     if progress:
         progress("booking", total, total)
 
-    entries, ids = planner.entries()
-    for change in changes:
-        if change.stored is None:
-            change.pk, change.new = next_pk, True
-            next_pk += 1
-        else:
-            change.pk = change.stored.pk
-    return RunResult(run_id, final, entries, changes, unchanged, ruleset.decimals, ids, totals=planner.totals)
+    made, ids = planner.entries()
+    result = RunResult(run_id, final, [], outcomes, unchanged, ruleset.decimals, ids, tally=tally)
+    if writer is None:
+        result.entries = [_entry_dict(n, group[0], group[4], e, ruleset.decimals)
+                          for n, (_, group, e) in enumerate(made, start=next_entry)]
+        return result
+    store.spool("entries", planner.spool)
+    ids_by_seq = [0] * len(made)
+    dates = {}
+    for n, (order, _, _) in enumerate(made, start=next_entry):
+        ids_by_seq[order[-1]] = n
+        dates[n] = order[0]
+    result.n_entries = len(made)
+    del made
+    part = []
+    for seq, _, entry in store.spooled("entries", ENTRY_BATCH):
+        part.append({"id": ids_by_seq[seq], **orjson.loads(entry)})
+        if len(part) == ENTRY_BATCH:
+            writer.entries(part)
+            part = []
+    writer.entries(part)
+    heads: dict = {}
+    groups = planner.numbered
+    part = []
+    for _, pk, text in store.spooled("postings"):
+        part.append((pk, postings_json([(groups[int(g)], legs) for g, legs in
+                                        (line.split("\t", 1) for line in text.split("\n"))], ids, heads)))
+        if len(part) == BATCH:
+            writer.postings(part)
+            part = []
+    writer.postings(part)
+    store.close_spool()
+    writer.finish(day_deltas(planner.totals, ids, dates), result)
+    return result
 
 
-def postings_json(groups: list, ids: dict, heads: dict | None = None) -> str:
+def _first(item: tuple):
+    return item[0]
+
+
+def _entry_id(entry: dict) -> int:
+    return entry["id"]
+
+
+def _entry_dict(n: int, kind: str, corrects: tuple, e: Entry, decimals: int) -> dict:
+    return {"id": n, "kind": kind, "corrects": list(corrects), **entry_dict(e, decimals)}
+
+
+def _row(c: Change) -> ReceiptRow:
+    """The receipt's row as the run leaves it."""
+    shop, register, number, date, created = c.seen.fields
+    # The content is kept while the receipt waits (error, open): `--retry-errors` books it from there.
+    # A closing's content is kept for good: status reconciles its register's day with it.
+    kind = c.seen.kind
+    return ReceiptRow(c.pk, kind, c.seen.key[0], c.seen.key[1], shop, register, number, date, created,
+                      c.seen.hash, c.status, c.reason, c.booked_as, c.booked_hash, c.payments,
+                      c.seen.content if c.status in WAITING or kind == "closing" else None)
+
+
+def postings_json(groups, ids: dict, heads: dict | None = None) -> str:
     """A receipt's postings of one run: [{e: entry id, t: kind, j: journal, m: mode, k: key, l: legs}].
 
     `heads` remembers each group's head: the receipts of a day share their groups."""
@@ -769,17 +1003,16 @@ def postings_json(groups: list, ids: dict, heads: dict | None = None) -> str:
     return "[" + ",".join(parts) + "]"
 
 
-def day_deltas(result: RunResult) -> dict[tuple, Decimal]:
+def day_deltas(totals: dict, entry_ids: dict, dates: dict) -> dict[tuple, Decimal]:
     """What the run adds to each day's totals, per (date, store, journal, account, debtor, vat).
 
     A leg counts on the date of the entry it went into (the receipt's date, when its
     group booked nothing in the end) and on the store of the receipt as it was when
     that leg was booked: a reversal on the store it takes the booking back from.
     """
-    dates = {e["id"]: e["date"] for e in result.entries}
     deltas: dict[tuple, Decimal] = {}
-    for (group, shop, fallback), sums in result.totals.items():
-        date = dates.get(result.entry_ids.get(group), fallback)
+    for (group, shop, fallback), sums in totals.items():
+        date = fallback if group[0] is None else dates.get(entry_ids.get(group), fallback)
         journal = group[1]
         for what, amount in sums.items():
             # A stem (booked) is two lines, debit and credit; a reversal's sums are by line already.
@@ -790,52 +1023,74 @@ def day_deltas(result: RunResult) -> dict[tuple, Decimal]:
     return {k: v for k, v in deltas.items() if v}
 
 
-def write(store: Store, result: RunResult, info: dict, file: tuple[str, str] | None = None) -> None:
-    """Write a planned final run (inside the transaction)."""
-    run_id = result.run
-    store.insert_run({"id": run_id, "started": info.get("started") or _now(), **info})
-    if file is not None:
-        store.insert_file(file[1], file[0], run_id)
-    store.insert_entries(run_id, result.entries)
-    new, old = [], []
-    for c in result.changes:
-        shop, register, number, date, created = c.seen.fields
-        # The content is kept while the receipt waits (error, open): `--retry-errors` books it from there.
-        # A closing's content is kept for good: status reconciles its register's day with it.
-        kind = c.seen.kind
-        row = ReceiptRow(c.pk, kind, c.seen.key[0], c.seen.key[1], shop, register, number, date, created,
-                         c.seen.hash, c.status, c.reason, c.booked_as, c.booked_hash, c.payments,
-                         c.seen.content if c.status in WAITING or kind == "closing" else None)
-        (new if c.new else old).append(row)
-    store.insert_receipts(new, run_id)
-    store.update_receipts(old, run_id)
-    heads: dict = {}
-    store.insert_postings([(c.pk, postings_json(c.groups, result.entry_ids, heads))
-                           for c in result.changes if c.groups], run_id)
-    store.add_day_totals(day_deltas(result))
-    store.finish_run(run_id, _now(), result.counts)
+class _Writer:
+    """Writes a final run as it is planned, inside its one transaction: the run's row first,
+    each batch of receipt rows once booked, then the entries, postings and day totals."""
+
+    def __init__(self, store: Store, info: dict, file: tuple[str, str] | None, details: bool,
+                 release_input: bool):
+        self.store = store
+        self.release_input = release_input
+        self.info = info
+        self.file = file
+        self.details = details
+        self.kept: list[dict] = []
+        self.run = 0
+        self.new = 0  # receipts first seen in this run
+
+    def start(self, run_id: int) -> None:
+        self.run = run_id
+        self.store.insert_run({"id": run_id, "started": self.info.get("started") or _now(), **self.info})
+        if self.file is not None:
+            self.store.insert_file(self.file[1], self.file[0], run_id)
+
+    def receipts(self, new: list[ReceiptRow], old: list[ReceiptRow]) -> None:
+        self.store.insert_receipts(new, self.run)
+        self.store.update_receipts(old, self.run)
+        self.new += len(new)
+
+    def entries(self, entries: list[dict]) -> None:
+        self.store.insert_entries(self.run, entries)
+        if self.details:
+            self.kept += entries
+
+    def postings(self, rows: list[tuple[int, str]]) -> None:
+        self.store.insert_postings(rows, self.run)
+
+    def finish(self, deltas: dict, result: RunResult) -> None:
+        self.store.add_day_totals(deltas)
+        if self.details:  # written in the order they were made
+            result.entries, result.n_entries = sorted(self.kept, key=_entry_id), None
+        self.store.finish_run(self.run, _now(), result.counts)
 
 
 def process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selection = Selection(),
             final: bool = False, info: dict | None = None, progress: Progress | None = None,
-            file: tuple[str, str] | None = None) -> RunResult:
+            file: tuple[str, str] | None = None, details: bool = True, keep_input: bool = True) -> RunResult:
     """A trial run (plans, writes nothing) or a final run (plans and books in one transaction).
 
     `file` is (name, SHA-256) of the inbox file the input is: a final run books a file
     once; the same content again is recorded as booked already and books nothing.
+    Callers that need neither back spare a final run their memory: without `keep_input`
+    it lets go of each receipt's input (its item in `inputs` becomes None) once its row
+    is written; without `details` its result keeps no entries and, of the receipts, only
+    those in error: the rest it counts (`counts`). A day of invoices makes tens of
+    thousands of entries.
     """
     collecting = gc.isenabled()
     gc.disable()  # a run makes millions of small objects and no cycles: collecting only costs time
     try:
         with localcontext(EXACT):  # every sum of the run exact or refused, as in `book`
-            return _process(ruleset, store, inputs, selection, final, info, progress, file)
+            return _process(ruleset, store, inputs, selection, final, info, progress, file, details,
+                            keep_input)
     finally:
         if collecting:
             gc.enable()
 
 
 def _process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selection, final: bool,
-             info: dict | None, progress: Progress | None, file: tuple[str, str] | None) -> RunResult:
+             info: dict | None, progress: Progress | None, file: tuple[str, str] | None,
+             details: bool = True, keep_input: bool = True) -> RunResult:
     if not final:
         store.check_current()
         store.require_client()
@@ -852,9 +1107,12 @@ def _process(ruleset: RuleSet, store: Store, inputs: list[Records], selection: S
             store.rollback()
             return RunResult(0, True, [], [], 0, ruleset.decimals, duplicate_of=booked)
         store.set_client_settings(ruleset.decimals, ruleset.counter_debtor)
-        result = plan(ruleset, store, inputs, selection, progress, final=True)
-        write(store, result, {**(info or run_info("api", "", [], selection)), "started": started}, file)
+        writer = _Writer(store, {**(info or run_info("api", "", [], selection)), "started": started}, file,
+                         details, release_input=not keep_input)
+        result = plan(ruleset, store, inputs, selection, progress, final=True, writer=writer)
         store.commit()
+        if writer.new >= ANALYZE_AFTER:
+            store.analyze()
     except BaseException:
         store.rollback()
         raise

@@ -25,6 +25,8 @@ import json
 import re
 from decimal import Decimal, InvalidOperation
 
+import orjson
+
 from ..engine.terminal import printable
 from . import exported
 from .process import BOOKED, STATUSES
@@ -89,9 +91,15 @@ def _status(store: Store, date: str | None, shop: str | None) -> dict:
     counter = store.client_setting("counter_debtor")
     days: dict[tuple[str, str], dict] = {}
     paid: dict[tuple, dict[str, Decimal]] = {}  # (date, store, register) → method → what its receipts paid
+    # Every day's receipts are the numbers gaps are looked for in; a day's, only that day's.
+    numbers: list | None = [] if date is None else None
     for (source, rid, shop_, register, number, day, created, st, reason, booked, payments, pk) in \
             store.receipts_for_status(date, shop):
-        d = days.setdefault((day, shop_), _day(day, shop_))
+        if numbers is not None:
+            numbers.append((shop_, register, number, day))
+        d = days.get((day, shop_))
+        if d is None:
+            d = days[(day, shop_)] = _day(day, shop_)
         d["_registers"].add(register)
         d["counts"][st] += 1
         d["receipts"] += 1
@@ -102,7 +110,7 @@ def _status(store: Store, date: str | None, shop: str | None) -> dict:
         if created and day and created[:10] > day:
             d["backdated"].append(rid)
         if st in BOOKED or st == "error":
-            for method, amount, journal in json.loads(payments):
+            for method, amount, journal in orjson.loads(payments):
                 value = _amount(amount)
                 if value is None:
                     continue
@@ -132,7 +140,7 @@ def _status(store: Store, date: str | None, shop: str | None) -> dict:
         debit = sum((v for v in lines.values() if v > 0), Decimal(0))
         days[where]["journals"].append({"journal": journal, "debit": _shown(debit, exp)})
 
-    all_gaps = gaps(store.receipt_numbers(shop))
+    all_gaps = gaps(numbers if numbers is not None else store.receipt_numbers(shop))
     # What went out to the package, per day (SPEC §14): booked, exported, delivered, rejected.
     books = exported.per_day(store, date, shop)
     out = []

@@ -220,7 +220,7 @@ class ReceiptRow(NamedTuple):
     detail: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class StoredReceipt:
     pk: int
     hash: str
@@ -386,8 +386,10 @@ class Store:
             else:
                 conn = sqlite3.connect(path, isolation_level=None, timeout=timeout)
                 # A final run writes its whole day in one transaction: a page cache that holds it
-                # keeps SQLite from spilling pages to the file (and locking readers out) half-way.
-                conn.execute("PRAGMA cache_size = -131072")
+                # keeps SQLite from spilling pages to the file (and locking readers out, until it
+                # commits) half-way. 64 MB holds some 50,000 mixed receipts (a ledger of 100,000 is
+                # 130 MB); a larger day spills rather than hold its whole ledger in memory.
+                conn.execute("PRAGMA cache_size = -65536")
             store = cls(conn, path, readonly, backend, client)
             store.version()  # fails early on a file that is not SQLite
             return store
@@ -789,6 +791,12 @@ class Store:
         value = self.client_setting("decimals")
         return int(value) if value is not None else 2
 
+    @property
+    def _ids_at_once(self) -> int:
+        """How many ids one query looks up: SQLite takes each as a parameter (and allows some 32,000);
+        PostgreSQL one array, joined at once (each query is a pass over the table's rows)."""
+        return 5000 if self.backend.name == "sqlite" else 200_000
+
     def _chunks(self, values: list, size: int = 5000):
         for start in range(0, len(values), size):
             yield values[start:start + size]
@@ -799,13 +807,16 @@ class Store:
         if self.client_id is None:
             return out
         ids = list(ids)
-        head = ("SELECT pk, id, hash, status, reason, booked_as, booked_hash, date, store FROM receipts "
-                "WHERE client = ? AND kind = ? AND ")
-        for part in self._chunks(ids):
+        columns = "pk, r.id, hash, status, reason, booked_as, booked_hash, date, store"
+        for part in self._chunks(ids, self._ids_at_once):
             if self.backend.name == "sqlite":
-                rows = self.query(head + f"id IN ({','.join('?' * len(part))})", (self.client_id, kind, *part))
+                rows = self.query(f"SELECT {columns} FROM receipts r WHERE client = ? AND kind = ? AND "
+                                  f"id IN ({','.join('?' * len(part))})", (self.client_id, kind, *part))
             else:
-                rows = self.query(head + "id = ANY(?)", (self.client_id, kind, part))
+                # A join, not `id = ANY(?)`: PostgreSQL tests each row against the whole array when it
+                # scans (a ledger just loaded has no statistics yet), seconds per batch at 100,000 rows.
+                rows = self.query(f"SELECT {columns} FROM unnest(?::text[]) AS u(id) JOIN receipts r "
+                                  "ON r.client = ? AND r.kind = ? AND r.id = u.id", (part, self.client_id, kind))
             for pk, rid, h, status, reason, booked_as, booked_hash, date, store in rows:
                 out[rid] = StoredReceipt(pk, h, status, reason, booked_as, booked_hash, date, store)
         return out
@@ -829,13 +840,15 @@ class Store:
         arriving for one of them is late."""
         found: set[tuple[str, str, str]] = set()
         keys = sorted(set(keys))
-        for part in self._chunks(keys):
+        for part in self._chunks(keys, self._ids_at_once):
             if self.backend.name == "sqlite":
-                cond, params = f"entry_key IN ({','.join('?' * len(part))})", part
-            else:
-                cond, params = "entry_key = ANY(?)", [part]
-            found.update(self.query(f"SELECT DISTINCT journal, mode, entry_key FROM entries WHERE client = ? AND "
-                                    f"kind = 'regular' AND {cond}", (self._cid(), *params)))
+                found.update(self.query(f"SELECT DISTINCT journal, mode, entry_key FROM entries WHERE client = ? "
+                                        f"AND kind = 'regular' AND entry_key IN ({','.join('?' * len(part))})",
+                                        (self._cid(), *part)))
+            else:  # a join, as in `receipts_by_id`
+                found.update(self.query("SELECT DISTINCT journal, mode, entry_key FROM unnest(?::text[]) AS u(k) "
+                                        "JOIN entries e ON e.client = ? AND e.kind = 'regular' AND e.entry_key = u.k",
+                                        (part, self._cid())))
         return found
 
     def postings_of(self, pk: int) -> list[list[dict]]:
@@ -980,6 +993,53 @@ class Store:
         """(name, run) of the inbox file with this content, when one was booked."""
         row = self._one("SELECT name, run FROM files WHERE client = ? AND sha256 = ?", (self._cid(), sha256))
         return (row[0], row[1]) if row else None
+
+    # -- a final run's spool -----------------------------------------------------------------
+
+    SPOOLS = ("entries", "postings")
+
+    def open_spool(self) -> None:
+        """Temporary tables in which a final run keeps rows it can only finish at its end (the
+        entries, numbered once all are made; each receipt's postings, which name them): off the
+        run's memory, and inside its transaction, so a failed or killed run leaves none."""
+        for name in self.SPOOLS:
+            table = f"tillpost_spool_{name}"
+            if self.backend.name == "sqlite":
+                self._write(f"DROP TABLE IF EXISTS temp.{table}")
+                self._write(f"CREATE TEMP TABLE {table} (seq INTEGER PRIMARY KEY, a INTEGER, b TEXT NOT NULL)")
+            else:
+                self._write(f"CREATE TEMP TABLE {table} (seq BIGINT PRIMARY KEY, a BIGINT, b TEXT NOT NULL) "
+                            "ON COMMIT DROP")
+
+    def spool(self, name: str, rows: list[tuple[int, int | None, str]]) -> None:
+        """Keep rows (seq, a number, a text) in a spool."""
+        self._insert_many(f"tillpost_spool_{name}", ("seq", "a", "b"), rows)
+
+    def spooled(self, name: str, size: int = 5000):
+        """A spool's rows (seq, a, b) in order, read a page at a time."""
+        last = -1
+        while True:
+            rows = self.query(f"SELECT seq, a, b FROM tillpost_spool_{name} WHERE seq > ? ORDER BY seq LIMIT {size}",
+                              (last,))
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1][0]
+
+    def analyze(self) -> None:
+        """After a run that added many rows (outside its transaction): PostgreSQL plans a lookup
+        by the statistics of the tables, which a ledger just loaded does not have yet (autovacuum
+        makes them later); without, it expects a few rows and looks each id up by a pass over
+        the lot, seconds for the next run's thousand receipts. SQLite looks ids up by index anyway."""
+        if self.backend.name == "postgresql":
+            try:
+                self.conn.execute("ANALYZE receipts, entries, postings")
+            except self.backend.errors:
+                pass  # statistics are an aid: the run is committed whatever becomes of them
+
+    def close_spool(self) -> None:
+        for name in self.SPOOLS:
+            self._write(f"DROP TABLE IF EXISTS tillpost_spool_{name}")
 
     # -- writing (inside begin/commit only) --------------------------------------------------
 

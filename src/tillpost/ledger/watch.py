@@ -121,7 +121,8 @@ def book_file(ruleset, rules_path: str, store: Store, path: Path, source: str | 
         return FileOutcome(path, "gone")
     info = run_info(command, rules_path, [str(path)], selection)
     try:
-        result = process(ruleset, store, [records], selection, final=True, info=info, file=(path.name, digest))
+        result = process(ruleset, store, [records], selection, final=True, info=info, file=(path.name, digest),
+                         details=False, keep_input=False)
     except InputError as e:  # a JSON Lines file broken further down
         _fail(path, inbox / "failed", str(e))
         return FileOutcome(path, "failed", reason=str(e))
