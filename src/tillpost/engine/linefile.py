@@ -59,10 +59,11 @@ def open_lines(path: str, whole_value: Callable[[bytes], bool]) -> tuple[LineFil
         if _stamp(after) != _stamp(before) or after.st_size != scanned[3]:
             raise InputError(path, CHANGED)
         lines = LineFile(path, fd, *scanned[:3], after)
-    except BaseException:
-        os.close(fd)
-        raise
-    return lines, None
+        fd = -1  # the LineFile's now
+        return lines, None
+    finally:
+        if fd != -1:
+            os.close(fd)
 
 
 def _stamp(st: os.stat_result) -> tuple[int, int]:
