@@ -82,13 +82,13 @@ def _scan(fd: int, whole_value) -> tuple[array, array, list | None, int] | None:
     line = 1
     total = 0
     first = True  # whether the first line is a whole value is not known yet
+    if os.pread(fd, len(BOM), 0) == BOM:
+        base = total = os.lseek(fd, len(BOM), os.SEEK_SET)
     while True:
         chunk = os.read(fd, CHUNK)
         if not chunk:
             break
-        if not total and chunk.startswith(BOM):
-            chunk, base = chunk[3:], 3
-        total += len(chunk) + base * (not total)
+        total += len(chunk)
         if pending or not chunk.isascii():
             try:
                 decoder.decode(chunk)
