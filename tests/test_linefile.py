@@ -232,3 +232,23 @@ def test_no_descriptor_is_left_open(tmp_path):
         except InputError:
             pass
         assert _fds() == before
+
+
+def test_a_named_pipe_is_read_whole_as_before(tmp_path):
+    import threading
+
+    pipe = tmp_path / "day.jsonl"
+    os.mkfifo(pipe)
+    data = b'{"id": "a"}\n\n{"id": "b"}\n'
+
+    def write():
+        with open(pipe, "wb") as f:
+            f.write(data)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    before = _fds()
+    records = read_input(str(pipe))
+    writer.join()
+    assert type(records.items) is list and records.items == parse_input(data).items
+    assert records.line_numbers == [1, 3] and _fds() == before

@@ -13,9 +13,11 @@ a closing, a line longer than any receipt, a pipe), `open_lines` hands back the 
 file instead, and the reader reads it as before: its errors and results are the same
 by construction.
 
-A file that changes once scanned would book lines of two versions: every read checks
-the file's size and modification time against the scan's, and a change is the input's
-error (`InputError`), raised before anything of the run is written.
+A file that changes once scanned would book lines of two versions, or a file still
+being written only its beginning: each read from the file, and the reading of its last
+line, compares the file's size and modification time with the scan's. A change is the
+input's error (`InputError`), raised as the line is read: `book` returns nothing, and a
+ledger run aborts its transaction.
 """
 
 from __future__ import annotations
@@ -50,9 +52,12 @@ def open_lines(path: str, whole_value: Callable[[bytes], bool]) -> tuple[LineFil
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         before = os.fstat(fd)
-        scanned = _scan(fd, whole_value) if stat.S_ISREG(before.st_mode) else None
+        scanned = None
+        if stat.S_ISREG(before.st_mode):  # not a pipe, whose bytes can be read only once
+            scanned = _scan(fd, whole_value)
+            if scanned is None:
+                os.lseek(fd, 0, os.SEEK_SET)
         if scanned is None:
-            os.lseek(fd, 0, os.SEEK_SET)
             with open(fd, "rb", closefd=False) as f:
                 return None, f.read()
         after = os.fstat(fd)
