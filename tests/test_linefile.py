@@ -252,3 +252,17 @@ def test_a_named_pipe_is_read_whole_as_before(tmp_path):
     writer.join()
     assert type(records.items) is list and records.items == parse_input(data).items
     assert records.line_numbers == [1, 3] and _fds() == before
+
+
+def test_lines_replaced_or_let_go_of_read_as_in_a_list(tmp_path):
+    path = tmp_path / "day.jsonl"
+    path.write_text("".join(json.dumps(receipt(f"AMS01-K1-{n}")) + "\n" for n in range(1, 6)))
+    with read_input(str(path)) as records:
+        items, expected = records.items, list(records.items)
+        for i, value in ((1, None), (-1, {"id": "stub"}), (2, {"id": "x"}), (2, None), (1, {"id": "again"})):
+            items[i] = expected[i] = value
+            assert list(items) == expected and [items[i] for i in range(-5, 5)] == expected[-5:] + expected[:5]
+        with pytest.raises(IndexError):
+            items[5] = None
+        with pytest.raises(IndexError):
+            items[5]

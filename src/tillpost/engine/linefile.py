@@ -164,11 +164,11 @@ class LineFile:
     """The non-blank lines of a JSON Lines file, as bytes without their newline (a `\\r` kept),
     each read again from the file when asked for: a sequence, like the list it stands in for.
 
-    A line replaced (`lines[i] = stub`) is kept in memory. `close()` (or the LineFile's end)
-    closes the file.
+    A line replaced (`lines[i] = stub`) is kept in memory; one let go of (`lines[i] = None`)
+    costs a byte. `close()` (or the LineFile's end) closes the file.
     """
 
-    __slots__ = ("source", "line_numbers", "_fd", "_offsets", "_lengths", "_stamp", "_last", "_replaced",
+    __slots__ = ("source", "line_numbers", "_fd", "_offsets", "_lengths", "_stamp", "_last", "_marks", "_replaced",
                  "_block", "_block_start", "_block_end", "_close", "__weakref__")
 
     def __init__(self, source: str, fd: int, offsets: array, lengths: array, line_numbers: list | None,
@@ -179,6 +179,9 @@ class LineFile:
         self._offsets, self._lengths = offsets, lengths
         self._stamp = _stamp(st)
         self._last = len(offsets) - 1
+        # Lines replaced: 1 in `_marks` for a value in `_replaced` (a stub), 2 for None (a line let
+        # go of, as the ledger does once it has hashed it): a byte each, not a dict entry.
+        self._marks: bytearray | None = None
         self._replaced: dict = {}
         self._block, self._block_start, self._block_end = b"", 0, 0
         # Closes the descriptor when the LineFile goes (CPython: as its last reference does), or at exit.
@@ -195,8 +198,8 @@ class LineFile:
         offset = self._offsets[i]  # IndexError past the end, as a list
         if i < 0:
             i += self._last + 1
-        if self._replaced and i in self._replaced:
-            return self._replaced[i]
+        if self._marks is not None and self._marks[i]:
+            return self._replaced[i] if self._marks[i] == 1 else None
         end = offset + self._lengths[i]
         start = self._block_start
         if start <= offset and end <= self._block_end:
@@ -228,7 +231,14 @@ class LineFile:
             i += len(self._offsets)
         if not 0 <= i < len(self._offsets):
             raise IndexError("LineFile assignment index out of range")
-        self._replaced[i] = value
+        if self._marks is None:
+            self._marks = bytearray(len(self._offsets))
+        if value is None:
+            self._marks[i] = 2
+            self._replaced.pop(i, None)
+        else:
+            self._marks[i] = 1
+            self._replaced[i] = value
 
     def __iter__(self):
         for i in range(len(self._offsets)):
