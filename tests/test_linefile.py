@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 from unittest import mock
@@ -185,21 +184,24 @@ def test_a_final_ledger_run_on_a_file_that_changes_under_it_books_nothing(tmp_pa
     before = dump(db)
     path = tmp_path / "day.jsonl"
     path.write_text("".join(json.dumps(receipt(f"AMS01-K1-{n}")) + "\n" for n in range(2, 60)))
-    processing = sys.modules["tillpost.ledger.process"]
-    scan = processing.scan
+    pread, reads = os.pread, []
 
-    def scan_then_change(*args, **kwargs):
-        seen = scan(*args, **kwargs)  # every line read once, the file as scanned
-        _change(path, "append")
-        return seen
+    def pread_then_change(*args):
+        reads.append(args)
+        if len(reads) == 20:  # the run is well under way: lines read, booked, maybe written
+            _change(path, "append")
+        return pread(*args)
 
     store = Store.open(db)
     try:
-        with read_input(str(path)) as records, mock.patch.object(processing, "scan", scan_then_change):
+        # A line at a time from the file (BLOCK 1), each read checked.
+        with mock.patch.object(linefile, "BLOCK", 1), mock.patch.object(linefile.os, "pread", pread_then_change), \
+                read_input(str(path)) as records:
             with pytest.raises(InputError, match="the file changed while it was being read"):
                 process(rules, store, [records], final=True)
     finally:
         store.close()
+    assert len(reads) == 21
     assert dump(db) == before
 
 
