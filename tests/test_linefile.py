@@ -201,7 +201,7 @@ def test_a_final_ledger_run_on_a_file_that_changes_under_it_books_nothing(tmp_pa
                 process(rules, store, [records], final=True)
     finally:
         store.close()
-    assert len(reads) == 21
+    assert len(reads) == 20  # the read that met the change was the last
     assert dump(db) == before
 
 
