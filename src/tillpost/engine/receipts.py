@@ -441,7 +441,9 @@ class Records:
 
     `items` holds the JSON text of each receipt (bytes: a JSON Lines line, or one
     element of a document), decoded one at a time as booking reaches it, or
-    decoded dicts (the API, the source adapters).
+    decoded dicts (the API, the source adapters). For a JSON Lines file `read_input`
+    read, it is a `linefile.LineFile`: a sequence that reads each line from the file
+    when asked, and raises InputError when the file changed since it was scanned.
     """
 
     source: str
@@ -469,6 +471,19 @@ class Records:
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def close(self) -> None:
+        """Let go of the file a JSON Lines input is read from (`read_input`); reading an item
+        afterwards raises. Otherwise it closes when the Records go."""
+        close = getattr(self.items, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> Records:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def get(self, i: int):
         item = self.items[i]
@@ -735,14 +750,30 @@ def _whole_value(line: bytes) -> bool:
 
 
 def read_input(path: str) -> Records:
-    """Read RECEIPTS from a file, or from stdin when `path` is '-'."""
+    """Read RECEIPTS from a file, or from stdin when `path` is '-'.
+
+    A file of JSON Lines is not held whole: its lines are read again from the file as
+    booking reaches them (engine/linefile.py), until the Records are closed or go.
+    """
     import sys
 
     if path == "-":
         return parse_input(sys.stdin.buffer.read(), "<stdin>")
+    from .linefile import open_lines
+
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        lines, data = open_lines(path, _first_value)
     except OSError as e:
         raise InputError(path, f"cannot read: {e.strerror or e}") from None
-    return parse_input(data, path)
+    if lines is None:
+        return parse_input(data, path)
+    return Records(path, lines, line_numbers=lines.line_numbers, layout="lines")
+
+
+def _first_value(line: bytes) -> bool:
+    """Whether the first line of an input is a whole JSON value, as `_parse_input` tells JSON Lines."""
+    try:
+        _raw.decode(line)
+        return True
+    except (msgspec.DecodeError, RecursionError):
+        return _whole_value(line)

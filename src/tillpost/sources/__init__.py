@@ -65,12 +65,12 @@ def split_source(spec: str) -> tuple[str, dict[str, str]]:
     return name.strip(), options
 
 
-def _read_bytes(path: str) -> bytes:
+def _read_bytes(path: str, size: int = -1) -> bytes:
     if path == "-":
         return sys.stdin.buffer.read()
     try:
         with open(path, "rb") as f:
-            return f.read()
+            return f.read(size)
     except OSError as e:
         raise InputError(path, f"cannot read: {e.strerror or e}") from None
 
@@ -87,9 +87,12 @@ _MARKERS = (
 )
 
 
+_HEAD = 65536
+
+
 def detect(path: str, data: bytes) -> str:
-    """Which adapter reads this file: by its field names, or its extension for CSV."""
-    head = data[:65536]
+    """Which adapter reads this file: by its field names (in its first _HEAD bytes), or its extension for CSV."""
+    head = data[:_HEAD]
     found = [(head.find(marker), name) for marker, name in _MARKERS if marker in head]
     if found:
         return min(found)[1]
@@ -111,6 +114,12 @@ def read_receipts(path: str, ruleset=None, source: str | None = None) -> Records
     if name is not None and name not in ADAPTERS:
         known = ", ".join([NORMALIZED, *ADAPTERS])
         raise InputError(path, f"unknown source '{name}'; expected one of {known} (see `tillpost sources`)")
+    if name is None and path != "-":
+        # Told from the file's first bytes: a file in tillpost's own format is then read
+        # by `read_input`, which does not hold JSON Lines whole.
+        name = detect(path, _read_bytes(path, _HEAD))
+        if name == NORMALIZED:
+            return read_input(path)
     data = _read_bytes(path)
     origin = "<stdin>" if path == "-" else path
     if name is None:
