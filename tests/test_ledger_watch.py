@@ -132,3 +132,45 @@ def test_two_watchers_on_one_ledger_never_book_a_receipt_twice(tmp_path, db):
     assert pending(inbox) == [] and sorted(os.listdir(inbox / "done")) == [f"batch{f}.json" for f in range(8)]
     assert set(statuses(db)) == {r["id"] for r in receipts}
     assert ledger_nets(db) == scratch_nets(load_rules(BAKERY), receipts)
+
+
+@pytest.mark.parametrize("when", ["after reading", "while booking"])
+def test_a_file_still_being_written_waits_in_the_inbox_and_is_booked_once_complete(tmp_path, db, when, monkeypatch):
+    from tillpost.api import read_receipts
+    from tillpost.ledger.watch import book_file
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    lines = [json.dumps(receipt(f"AMS01-K1-{n}", number=str(n))) for n in range(1, 5)]
+    path = drop(inbox, "day.jsonl", "\n".join(lines[:3]) + "\n")
+    ruleset = load_rules(str(BAKERY))
+
+    def read_while_the_sender_appends(name, rules, source):
+        records = read_receipts(name, rules, source)
+        if when == "after reading":
+            with path.open("a") as f:
+                f.write(lines[3] + "\n")
+        else:  # once the run has read its first receipt (the file is read a line at a time)
+            first = type(records.items).__getitem__
+
+            def append_then_read(self, i):
+                if i == 1 and path.stat().st_size < 4 * len(lines[0]):
+                    with path.open("a") as f:
+                        f.write(lines[3] + "\n")
+                return first(self, i)
+
+            monkeypatch.setattr(type(records.items), "__getitem__", append_then_read)
+        return records
+
+    store = Store.open(db)
+    try:
+        outcome = book_file(ruleset, str(BAKERY), store, path, read=read_while_the_sender_appends)
+        assert outcome.state == "writing"
+        assert sorted(os.listdir(inbox)) == ["day.jsonl"]  # not in failed/, not in done/
+        assert statuses(db) == {}  # nothing of it booked
+        monkeypatch.undo()
+        outcome = book_file(ruleset, str(BAKERY), store, path)  # the next run: the file is complete
+    finally:
+        store.close()
+    assert outcome.state == "done"
+    assert statuses(db) == {f"AMS01-K1-{n}": "booked" for n in range(1, 5)}

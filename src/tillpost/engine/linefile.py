@@ -43,6 +43,14 @@ _BRACE = ord("{")
 CHANGED = "the file changed while it was being read; nothing of it is booked: run again once it is complete"
 
 
+class FileChanged(InputError):
+    """The input file changed while it was read: not wrong, only not complete yet (an
+    inbox file still being written waits for the next run instead of going to failed/)."""
+
+    def __init__(self, source: str):
+        super().__init__(source, CHANGED)
+
+
 def open_lines(path: str, whole_value: Callable[[bytes], bool]) -> tuple[LineFile | None, bytes | None]:
     """(the file's lines, None) when it is JSON Lines of receipts, else (None, its bytes).
 
@@ -62,7 +70,7 @@ def open_lines(path: str, whole_value: Callable[[bytes], bool]) -> tuple[LineFil
                 return None, f.read()
         after = os.fstat(fd)
         if _stamp(after) != _stamp(before) or after.st_size != scanned[3]:
-            raise InputError(path, CHANGED)
+            raise FileChanged(path)
         lines = LineFile(path, fd, *scanned[:3], after)
         fd = -1  # the LineFile's now
         return lines, None
@@ -217,14 +225,14 @@ class LineFile:
             size = max(size, BLOCK)
         data = os.pread(self._fd, size, offset)
         if len(data) < end - offset:
-            raise InputError(self.source, CHANGED)
+            raise FileChanged(self.source)
         self._check()  # after the read: what was read is what was scanned
         self._block, self._block_start, self._block_end = data, offset, offset + len(data)
         return data[:end - offset] if size > end - offset else data
 
     def _check(self) -> None:
         if _stamp(os.fstat(self._fd)) != self._stamp:
-            raise InputError(self.source, CHANGED)
+            raise FileChanged(self.source)
 
     def __setitem__(self, i: int, value) -> None:
         if i < 0:

@@ -6,7 +6,9 @@ INBOX/failed/ with a `.reason` file beside it, and nothing of it is booked.
 Receipts in error inside a usable file do not fail the file: they wait in the
 ledger's error queue. Hidden files and names ending in `.tmp` or `.part` are
 left alone, so a sender writes a file under such a name and renames it when
-complete. Files are taken in arrival order: modification time, then name.
+complete; a file that changes while it is read anyway (a sender writing in place)
+is left in the inbox, nothing of it booked, and tried again on the next run.
+Files are taken in arrival order: modification time, then name.
 
 A file is booked once, by its content: the final run that books it records its
 SHA-256 in the ledger, in the same transaction, and the database refuses the
@@ -31,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..engine.linefile import FileChanged
 from ..engine.receipts import InputError
 from .process import STATUSES, Selection, process, run_info
 from .store import LedgerError, Store
@@ -83,7 +86,7 @@ class FileOutcome:
     """What became of one inbox file."""
 
     path: Path
-    state: str  # done | failed | duplicate | gone | busy
+    state: str  # done | failed | duplicate | gone | busy | writing (changed while read: tried again next run)
     counts: dict = field(default_factory=dict)
     reason: str = ""
 
@@ -99,15 +102,26 @@ def book_file(ruleset, rules_path: str, store: Store, path: Path, source: str | 
         from ..api import read_receipts as read
     inbox = path.parent
     try:
-        data = path.read_bytes()
+        # Hashed as a stream: the run reads the file a line at a time (engine/linefile.py)
+        # and holding it whole here would undo that.
+        with path.open("rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+            hashed = _stamp(os.fstat(f.fileno()))
     except FileNotFoundError:
         return FileOutcome(path, "gone")
     except OSError as e:
         _fail(path, inbox / "failed", f"{path.name}: cannot be read: {e.strerror or e}")
         return FileOutcome(path, "failed", reason=str(e))
-    digest = hashlib.sha256(data).hexdigest()
     try:
         records = read(str(path), ruleset, source)
+        # What was read is what was hashed: a file still being written waits for the next run
+        # (its reads past this point are checked against the read's own look at the file).
+        if _stamp(path.stat()) != hashed:
+            return FileOutcome(path, "writing")
+    except FileNotFoundError:
+        return FileOutcome(path, "gone")
+    except FileChanged:
+        return FileOutcome(path, "writing")
     except InputError as e:
         if not path.exists():  # another worker took it while it was being read
             return FileOutcome(path, "gone")
@@ -123,6 +137,8 @@ def book_file(ruleset, rules_path: str, store: Store, path: Path, source: str | 
     try:
         result = process(ruleset, store, [records], selection, final=True, info=info, file=(path.name, digest),
                          details=False, keep_input=False)
+    except FileChanged:  # its run was rolled back
+        return FileOutcome(path, "writing")
     except InputError as e:  # a JSON Lines file broken further down
         _fail(path, inbox / "failed", str(e))
         return FileOutcome(path, "failed", reason=str(e))
@@ -136,6 +152,10 @@ def book_file(ruleset, rules_path: str, store: Store, path: Path, source: str | 
         return FileOutcome(path, "duplicate", reason=f"the same content as {name}, booked by run {run}")
     _move(path, inbox / "done")
     return FileOutcome(path, "done", counts=result.counts)
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int]:
+    return st.st_size, st.st_mtime_ns
 
 
 def _ledger_error(e: Exception) -> bool:
@@ -157,7 +177,7 @@ def _put_aside(path: Path, e: Exception) -> FileOutcome:
 def summarize(outcomes: list[FileOutcome]) -> tuple[str, dict]:
     """The files part of a log line, and the summed counts."""
     counts = {s: 0 for s in STATUSES} | {"unchanged": 0, "entries": 0}
-    states = {s: 0 for s in ("done", "failed", "duplicate", "busy")}
+    states = {s: 0 for s in ("done", "failed", "duplicate", "busy", "writing")}
     for o in outcomes:
         if o.state in states:
             states[o.state] += 1
@@ -165,7 +185,8 @@ def summarize(outcomes: list[FileOutcome]) -> tuple[str, dict]:
             counts[k] = counts.get(k, 0) + v
     files = sum(1 for o in outcomes if o.state != "gone")
     extra = "".join(f", {states[s]} {label}" for s, label in (("duplicate", "booked before"),
-                                                               ("busy", "left (ledger busy)")) if states[s])
+                                                               ("busy", "left (ledger busy)"),
+                                                               ("writing", "left (still being written)")) if states[s])
     return f"{files} files ({states['done']} done, {states['failed']} failed{extra})", counts
 
 
