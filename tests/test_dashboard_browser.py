@@ -149,6 +149,9 @@ def test_an_operator_finds_an_incomplete_day_fixes_the_rules_retries_and_sees_it
             store.locator(".tabs a", has_text="booked").click()
             expect(store.locator("table.receipts")).to_contain_text("J-K1-5")
             assert page.url == base + "/clients/jansen/days/2026-11-21"  # not a page load
+            # htmx binds the swapped-in search field's trigger as it settles: type only after that.
+            page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+            expect(store.locator(".tabs a.on")).to_contain_text("booked")
             store.locator('input[name="q"]').fill("k1-3")
             expect(store.locator("table.receipts")).not_to_contain_text("J-K1-5")
             assert "J-K1-3" in store.locator("table.receipts").inner_text()
