@@ -42,7 +42,7 @@ import itertools
 import json
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import NamedTuple
 from decimal import Decimal, localcontext
 
@@ -50,8 +50,8 @@ import msgspec
 import orjson
 
 from ..engine.book import _read
-from ..engine.entries import Entry, EntryBuilder, EntryLine
-from ..engine.journal import entry_dict
+from ..engine.entries import ZERO, Entry, EntryBuilder, EntryLine, _entry
+from ..engine.journal import _QUANTA, entry_dict, money
 from ..engine.postings import Booking, ReceiptError, Stem, book_receipt, receipt_attributes
 from ..engine.exact import EXACT
 from ..engine.closings import ClosingError, ClosingItem, book_closing, closing_id, take_closings
@@ -63,7 +63,6 @@ from .store import ReceiptRow, Store, StoredReceipt
 STATUSES = ("booked", "late", "changed", "open", "voided", "error")
 BOOKED = ("booked", "late", "changed")
 KIND_ORDER = {"regular": 0, "supplement": 1, "reversal": 2, "rebooking": 3}
-ZERO = Decimal(0)
 FROM_LEDGER = "<ledger>"  # the input name of receipts retried from their stored content
 STANDS = " (its earlier booking stands)"
 WAITING = ("error", "open")  # statuses whose receipts keep their content in the ledger
@@ -610,21 +609,25 @@ class _Planner:
         """The entries of builders, described by their kind, into `made`; the builders emptied."""
         prefix = {"regular": "", "supplement": "Supplement: "}
         for kind, corrects in list(builders):
+            before = prefix.get(kind, f"Correction of {_ids(corrects)}: ")
             for e in builders.pop((kind, corrects)).entries():
-                description = prefix.get(kind, f"Correction of {_ids(corrects)}: ") + e.description
-                self._keep(kind, corrects, replace(e, description=description))
+                self._keep(kind, corrects, e, before + e.description if before else e.description)
 
-    def _keep(self, kind: str, corrects: tuple, e: Entry) -> None:
-        """An entry made: its order and group in `made`, with the entry itself, or, in a final run,
-        with None: the entry waits in `spool` (as the JSON of its ledger dict, without its id)."""
+    def _keep(self, kind: str, corrects: tuple, e: Entry, description: str | None = None) -> None:
+        """An entry made (`description` in place of its own): its order and group in `made`, with the
+        entry itself, or, in a final run, with None: the entry waits in `spool` (see `_entry_row`)."""
         seq = len(self.made)
         group = self.group((kind, e.journal, e.mode, e.key, corrects))
+        order = (e.date, e.journal, e.key, KIND_ORDER[kind], corrects, seq)
+        if description is None:
+            description = e.description
         if self.spool is not None:
-            self.spool.append((seq, None, orjson.dumps({"kind": kind, "corrects": list(corrects),
-                                                        **entry_dict(e, self.ruleset.decimals)}).decode()))
-            self.made.append(((e.date, e.journal, e.key, KIND_ORDER[kind], corrects, seq), group, None))
+            self.spool.append((seq, None, _entry_row(kind, corrects, e, description, self.ruleset.decimals)))
+            self.made.append((order, group, None))
         else:
-            self.made.append(((e.date, e.journal, e.key, KIND_ORDER[kind], corrects, seq), group, e))
+            if description is not e.description:  # the builder proved it balanced: not again
+                e = _entry(e.journal, e.date, e.mode, e.key, description, e.receipts, e.lines, e.closings)
+            self.made.append((order, group, e))
 
     def book_all(self, pending: list[tuple[Change, tuple, frozenset]]) -> None:
         """Book a batch of changes, asking the ledger once which of their groups are booked."""
@@ -944,7 +947,7 @@ def plan(ruleset: RuleSet, store: Store, inputs: list[Records], selection: Selec
     del made
     part = []
     for seq, _, entry in store.spooled("entries", ENTRY_BATCH):
-        part.append({"id": ids_by_seq[seq], **orjson.loads(entry)})
+        part.append((ids_by_seq[seq], orjson.loads(entry)))
         if len(part) == ENTRY_BATCH:
             writer.entries(part)
             part = []
@@ -974,6 +977,33 @@ def _entry_id(entry: dict) -> int:
 
 def _entry_dict(n: int, kind: str, corrects: tuple, e: Entry, decimals: int) -> dict:
     return {"id": n, "kind": kind, "corrects": list(corrects), **entry_dict(e, decimals)}
+
+
+def _entry_row(kind: str, corrects: tuple, e: Entry, description: str, decimals: int) -> str:
+    """An entry as a final run spools it, the JSON of what the ledger's tables get of it but its id
+    (given once all entries are made): [kind, journal, date, mode, key, description, receipts,
+    lines as [account, debit, credit, debtor, vat], closings, corrects]. Amounts as `entry_dict` writes them."""
+    quantum = _QUANTA.get(decimals) or Decimal(1).scaleb(-decimals)
+    zero = money(ZERO, decimals)
+    lines = []
+    for l in e.lines:
+        debit, credit = l.debit, l.credit
+        lines.append((l.account, zero if debit is ZERO else str(debit.quantize(quantum, None, EXACT)),
+                      zero if credit is ZERO else str(credit.quantize(quantum, None, EXACT)), l.debtor, l.vat))
+    return orjson.dumps((kind, e.journal, e.date, e.mode, e.key, description, e.receipts, lines, e.closings,
+                         corrects)).decode()
+
+
+def _spooled_entry(n: int, row: list) -> dict:
+    """A spooled entry (`_entry_row`) as the result of a run with details has it: as `_entry_dict`."""
+    kind, journal, date, mode, key, description, receipts, lines, closings, corrects = row
+    out = {"id": n, "kind": kind, "corrects": corrects, "journal": journal, "date": date, "mode": mode, "key": key,
+           "description": description, "receipts": receipts,
+           "lines": [{"account": a, "debit": d, "credit": c, "debtor": debtor, "vat": vat}
+                     for a, d, c, debtor, vat in lines]}
+    if closings:
+        out["closings"] = closings
+    return out
 
 
 def _row(c: Change) -> ReceiptRow:
@@ -1049,10 +1079,11 @@ class _Writer:
         self.store.update_receipts(old, self.run)
         self.new += len(new)
 
-    def entries(self, entries: list[dict]) -> None:
+    def entries(self, entries: list[tuple[int, list]]) -> None:
+        """Entries as spooled (`_entry_row`), with their ids."""
         self.store.insert_entries(self.run, entries)
         if self.details:
-            self.kept += entries
+            self.kept += [_spooled_entry(n, row) for n, row in entries]
 
     def postings(self, rows: list[tuple[int, str]]) -> None:
         self.store.insert_postings(rows, self.run)

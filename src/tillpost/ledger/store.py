@@ -1064,22 +1064,21 @@ class Store:
         self._write("INSERT INTO files (client, sha256, name, run) VALUES (?, ?, ?, ?)",
                     (self.client_id, sha256, name, run_id))
 
-    def insert_entries(self, run_id: int, entries: list[dict]) -> None:
-        """entries: dicts with id, kind, corrects, and the canonical entry fields."""
+    def insert_entries(self, run_id: int, entries: list[tuple[int, list]]) -> None:
+        """entries: (id, [kind, journal, date, mode, key, description, receipts,
+        lines as [account, debit, credit, debtor, vat], closings, corrects])."""
         cid = self.client_id
         self._insert_many(
             "entries", ("client", "id", "run", "kind", "journal", "date", "mode", "entry_key", "description"),
-            [(cid, e["id"], run_id, e["kind"], e["journal"], e["date"], e["mode"], e["key"], e["description"])
-             for e in entries])
+            [(cid, n, run_id, *e[:6]) for n, e in entries])
         self._insert_many(
             "entry_lines", ("client", "entry", "line", "account", "debit", "credit", "debtor", "vat"),
-            [(cid, e["id"], n, l["account"], l["debit"], l["credit"], l["debtor"], l["vat"])
-             for e in entries for n, l in enumerate(e["lines"], start=1)])
+            [(cid, n, i, *line) for n, e in entries for i, line in enumerate(e[7], start=1)])
         self._insert_many("entry_receipts", ("client", "entry", "receipt", "kind"),
-                          [(cid, e["id"], r, "receipt") for e in entries for r in e["receipts"]]
-                          + [(cid, e["id"], c, "closing") for e in entries for c in e.get("closings", ())])
+                          [(cid, n, r, "receipt") for n, e in entries for r in e[6]]
+                          + [(cid, n, c, "closing") for n, e in entries for c in e[8]])
         self._insert_many("corrections", ("client", "entry", "original"),
-                          [(cid, e["id"], o) for e in entries for o in e["corrects"]])
+                          [(cid, n, o) for n, e in entries for o in e[9]])
 
     def insert_receipts(self, rows: list[ReceiptRow], run_id: int) -> None:
         cid = self.client_id
