@@ -208,7 +208,9 @@ def test_workers_killed_at_random_book_every_file_once(tmp_path, pg_base):
     kills = 0
     try:
         deadline = time.monotonic() + 240
-        while thread.is_alive() or any(name_pending(ws, n) for n in names):
+        # At least 12 kills, however fast the workers are: once every file is booked, the
+        # last kills hit workers that are idle or taking the periodic tick.
+        while thread.is_alive() or kills < 12 or any(name_pending(ws, n) for n in names):
             assert time.monotonic() < deadline, "the workers did not book every file in time"
             time.sleep(rng.uniform(0.2, 1.2))
             if thread.is_alive() or kills < 12:
@@ -226,7 +228,6 @@ def test_workers_killed_at_random_book_every_file_once(tmp_path, pg_base):
                 w.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 w.kill()
-    assert kills >= 12
     log = "\n".join(p.read_text() for p in logs.iterdir())
     assert "Traceback" not in log
 
