@@ -30,7 +30,7 @@ from .engine.ruleset import RuleSet
 __all__ = [
     "BookResult", "Closing", "ClosingBooking", "ClosingError", "Diagnostics", "Entry", "EntryLine", "InputError",
     "ReceiptError", "Reconciliation", "Records", "RuleSet", "RulesError", "book", "book_closing", "canonical",
-    "compile_file", "compile_text", "explain_receipt", "explain_receipts", "load_rules", "parse_input",
+    "compile_file", "compile_text", "explain_receipt", "explain_receipts", "iter_json", "load_rules", "parse_input",
     "read_closing", "read_input", "read_receipt", "read_receipts", "reconcile", "register_payments",
     "render_table", "render_target", "to_json",
 ]
@@ -89,7 +89,6 @@ def explain_receipts(ruleset: RuleSet, records: Records, receipt_ids: list[str])
 
 def _explain(ruleset: RuleSet, records: Records, i: int, rid: str, receipt, problem: str | None) -> str:
     from .engine.facts import FactsError, receipt_facts
-    from .engine.journal import money
 
     out: list[str] = []
     where = records.where(i)
@@ -113,7 +112,18 @@ def _explain(ruleset: RuleSet, records: Records, i: int, rid: str, receipt, prob
     rvalues = receipt_attributes(receipt, ruleset, mode, total < 0)
     names = dict(zip(ruleset.fact_attributes("sale")[: len(rvalues)], rvalues))
     booking = book_receipt(receipt, ruleset)
-    legs = iter(booking.legs) if not isinstance(booking, ReceiptError) else iter(())
+    out += _explain_facts(facts, names, rvalues, None if isinstance(booking, ReceiptError) else booking, ruleset)
+    if isinstance(booking, ReceiptError):
+        out.append(f"  error: {booking.message}")
+    return "\n".join(out) + "\n"
+
+
+def _explain_facts(facts, names: dict, rvalues: tuple, booking, ruleset: RuleSet) -> list[str]:
+    """Per fact: the rule that matches it and the two legs it books (`booking` None: in error)."""
+    from .engine.journal import money
+
+    out = []
+    legs = iter(booking.legs if booking is not None else ())
     for fact in facts:
         out.append("  fact " + describe_fact(fact, names))
         rule = ruleset.matcher.kinds[fact.kind].lookup(rvalues, fact.values)
@@ -123,14 +133,12 @@ def _explain(ruleset: RuleSet, records: Records, i: int, rid: str, receipt, prob
         out.append(f"    rule {rule.where}: {rule.text}")
         if rule.post is None:
             out.append("    books nothing (skip)")
-        elif not isinstance(booking, ReceiptError):
+        elif booking is not None:
             for leg in (next(legs), next(legs)):
                 side = "debit " if leg.amount > 0 else "credit"
                 extra = "".join(f" {k} {v}" for k, v in (("debtor", leg.debtor), ("vat", leg.vat)) if v)
                 out.append(f"    {leg.journal} {side} {leg.account} {money(abs(leg.amount), ruleset.decimals)}{extra}")
-    if isinstance(booking, ReceiptError):
-        out.append(f"  error: {booking.message}")
-    return "\n".join(out) + "\n"
+    return out
 
 
 def _explain_closing(ruleset: RuleSet, records: Records, item, closing_id: str) -> str | None:
@@ -139,7 +147,6 @@ def _explain_closing(ruleset: RuleSet, records: Records, item, closing_id: str) 
     from .engine.book import _read
     from .engine.closings import closing_attributes, closing_facts, closing_id as id_of
     from .engine.facts import Fact, FactsError
-    from .engine.journal import money
 
     obj, closing, problem = item.read()
     cid = closing.id if closing else id_of(obj, item.position)
@@ -159,20 +166,7 @@ def _explain_closing(ruleset: RuleSet, records: Records, item, closing_id: str) 
     rvalues = closing_attributes(closing, ruleset)
     names = dict(zip(ruleset.matcher.receipt_attrs, rvalues))
     booking = book_closing(closing, ruleset)
-    legs = iter(booking.legs) if not isinstance(booking, ClosingError) else iter(())
-    for fact in facts:
-        out.append("  fact " + describe_fact(fact, names))
-        rule = ruleset.matcher.kinds[fact.kind].lookup(rvalues, fact.values)
-        if rule is None:
-            out.append("    no rule matches")
-            continue
-        out.append(f"    rule {rule.where}: {rule.text}")
-        if rule.post is None:
-            out.append("    books nothing (skip)")
-        elif not isinstance(booking, ClosingError):
-            for leg in (next(legs), next(legs)):
-                side = "debit " if leg.amount > 0 else "credit"
-                out.append(f"    {leg.journal} {side} {leg.account} {money(abs(leg.amount), ruleset.decimals)}")
+    out += _explain_facts(facts, names, rvalues, None if isinstance(booking, ClosingError) else booking, ruleset)
     if not facts:
         out.append("  no differences and no movements: books nothing")
     if isinstance(booking, ClosingError):
