@@ -30,18 +30,20 @@ def money(amount: Decimal, decimals: int) -> str:
     return str(amount.quantize(quantum, None, EXACT))
 
 
-def entry_dict(entry: Entry, decimals: int) -> dict:
+def entry_lines(entry: Entry, decimals: int) -> list[tuple]:
+    """The entry's lines as (account, debit, credit, debtor, vat), amounts as `money` writes them."""
     quantum = _QUANTA.get(decimals) or Decimal(1).scaleb(-decimals)
     zero = money(ZERO, decimals)
-    lines = []
     # money() inline: this runs for every line of the day, and one side of each is the
     # engine's own ZERO (entries.py), whose text is known.
-    for l in entry.lines:
-        debit, credit = l.debit, l.credit
-        lines.append({"account": l.account,
-                      "debit": zero if debit is ZERO else str(debit.quantize(quantum, None, EXACT)),
-                      "credit": zero if credit is ZERO else str(credit.quantize(quantum, None, EXACT)),
-                      "debtor": l.debtor, "vat": l.vat})
+    return [(l.account, zero if l.debit is ZERO else str(l.debit.quantize(quantum, None, EXACT)),
+             zero if l.credit is ZERO else str(l.credit.quantize(quantum, None, EXACT)), l.debtor, l.vat)
+            for l in entry.lines]
+
+
+def entry_dict(entry: Entry, decimals: int) -> dict:
+    lines = [{"account": account, "debit": debit, "credit": credit, "debtor": debtor, "vat": vat}
+             for account, debit, credit, debtor, vat in entry_lines(entry, decimals)]
     out = {
         "journal": entry.journal,
         "date": entry.date,

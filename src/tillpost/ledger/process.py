@@ -51,7 +51,7 @@ import orjson
 
 from ..engine.book import _read
 from ..engine.entries import ZERO, Entry, EntryBuilder, EntryLine, _entry
-from ..engine.journal import _QUANTA, entry_dict, money
+from ..engine.journal import entry_dict, entry_lines
 from ..engine.postings import Booking, ReceiptError, Stem, book_receipt, receipt_attributes
 from ..engine.exact import EXACT
 from ..engine.closings import ClosingError, ClosingItem, book_closing, closing_id, take_closings
@@ -983,13 +983,7 @@ def _entry_row(kind: str, corrects: tuple, e: Entry, description: str, decimals:
     """An entry as a final run spools it, the JSON of what the ledger's tables get of it but its id
     (given once all entries are made): [kind, journal, date, mode, key, description, receipts,
     lines as [account, debit, credit, debtor, vat], closings, corrects]. Amounts as `entry_dict` writes them."""
-    quantum = _QUANTA.get(decimals) or Decimal(1).scaleb(-decimals)
-    zero = money(ZERO, decimals)
-    lines = []
-    for l in e.lines:
-        debit, credit = l.debit, l.credit
-        lines.append((l.account, zero if debit is ZERO else str(debit.quantize(quantum, None, EXACT)),
-                      zero if credit is ZERO else str(credit.quantize(quantum, None, EXACT)), l.debtor, l.vat))
+    lines = entry_lines(e, decimals)
     return orjson.dumps((kind, e.journal, e.date, e.mode, e.key, description, e.receipts, lines, e.closings,
                          corrects)).decode()
 

@@ -185,7 +185,7 @@ def _closings(store: Store, date, shop, days: dict, paid: dict, decimals: int) -
 
     out: dict = {"_used": store.stores_with_closings()}
     for cid, shop_, register, day, st, reason, content in store.closings_for_status(date, shop):
-        d = days.setdefault((day, shop_), _day(day, shop_))
+        days.setdefault((day, shop_), _day(day, shop_))
         entry = {"register": register, "closing": cid, "status": st, "reason": reason}
         closing = None
         if content:
