@@ -63,7 +63,10 @@ IMMUTABLE = ("entries", "entry_lines", "entry_receipts", "corrections", "posting
 UPDATABLE = {"runs"}
 
 # The current schema, for both backends: `{id}` is the auto-numbered key of `clients`,
-# `{int}` an integer column wide enough for any count.
+# `{int}` an integer column wide enough for any count. The CHECKs of the tables a run fills say
+# `x = 'a' OR x = 'b'`, not `x IN ('a', 'b')`: SQLite checks an IN list by building a lookup
+# table for every row, which made writing 100,000 receipt rows 60 % slower (ledgers made
+# before keep their IN lists: the same rule, only slower).
 SCHEMA = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)",
@@ -96,7 +99,7 @@ SCHEMA = [
     """CREATE TABLE receipts (
         client {int} NOT NULL REFERENCES clients (id),
         pk {int} NOT NULL,
-        kind TEXT NOT NULL DEFAULT 'receipt' CHECK (kind IN ('receipt', 'closing')),
+        kind TEXT NOT NULL DEFAULT 'receipt' CHECK (kind = 'receipt' OR kind = 'closing'),
         source TEXT NOT NULL,
         id TEXT NOT NULL,
         store TEXT NOT NULL,
@@ -105,9 +108,10 @@ SCHEMA = [
         date TEXT NOT NULL,
         created TEXT,
         hash TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('booked', 'late', 'changed', 'open', 'voided', 'error')),
+        status TEXT NOT NULL CHECK (status = 'booked' OR status = 'late' OR status = 'changed' OR status = 'open'
+                                    OR status = 'voided' OR status = 'error'),
         reason TEXT,
-        booked_as TEXT CHECK (booked_as IN ('booked', 'late', 'changed')),
+        booked_as TEXT CHECK (booked_as = 'booked' OR booked_as = 'late' OR booked_as = 'changed'),
         booked_hash TEXT,
         payments TEXT NOT NULL,
         content TEXT,
@@ -122,7 +126,8 @@ SCHEMA = [
         client {int} NOT NULL REFERENCES clients (id),
         id {int} NOT NULL,
         run {int} NOT NULL,
-        kind TEXT NOT NULL CHECK (kind IN ('regular', 'supplement', 'reversal', 'rebooking')),
+        kind TEXT NOT NULL CHECK (kind = 'regular' OR kind = 'supplement' OR kind = 'reversal'
+                                  OR kind = 'rebooking'),
         journal TEXT NOT NULL,
         date TEXT NOT NULL,
         mode TEXT NOT NULL,
@@ -145,7 +150,7 @@ SCHEMA = [
         client {int} NOT NULL,
         entry {int} NOT NULL,
         receipt TEXT NOT NULL,
-        kind TEXT NOT NULL DEFAULT 'receipt' CHECK (kind IN ('receipt', 'closing')),
+        kind TEXT NOT NULL DEFAULT 'receipt' CHECK (kind = 'receipt' OR kind = 'closing'),
         PRIMARY KEY (client, entry, kind, receipt))""",
     "CREATE INDEX entry_receipts_receipt ON entry_receipts (client, receipt)",
     """CREATE TABLE corrections (
