@@ -139,6 +139,35 @@ def test_a_wave_1_ledger_is_migrated_in_place_by_the_next_final_run(tmp_path, ru
         sqlite3.connect(db).execute("DELETE FROM entries")
 
 
+def test_the_database_refuses_a_status_or_kind_the_ledger_does_not_know(db, rules):
+    """The CHECKs (written as OR-ed equalities, for SQLite's speed) still refuse what they refused
+    as IN lists, and still let a receipt with nothing booked have no `booked_as`."""
+    run(rules, db, [receipt("AMS01-K1-1")])
+    columns = ("client, pk, kind, source, id, store, register, number, date, hash, status, booked_as, payments, "
+               "first_run, last_run")
+    good = (1, 99, "receipt", "", "AMS01-K1-99", "AMS01", "K1", "99", "2026-11-20", "h", "open", None, "[]", 1, 1)
+    bad = [
+        ("receipts", columns, good[:10] + ("booked-twice",) + good[11:]),
+        ("receipts", columns, good[:11] + ("open",) + good[12:]),
+        ("receipts", columns, good[:2] + ("invoice",) + good[3:]),
+        ("entries", "client, id, run, kind, journal, date, mode, entry_key, description",
+         (1, 99, 1, "regular-ish", "VK", "2026-11-20", "turnover", "k", "d")),
+        ("entry_receipts", "client, entry, receipt, kind", (1, 1, "AMS01-K1-99", "till")),
+    ]
+    for table, cols, row in [("receipts", columns, good)] + bad:
+        store = Store.open(db)
+        try:
+            store.begin()
+            if row is good:
+                store._write(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(row))})", row)
+            else:
+                with pytest.raises(store.backend.errors, match="(?i)check"):
+                    store._write(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(row))})", row)
+        finally:
+            store.rollback()
+            store.close()
+
+
 def test_an_empty_db_argument_is_refused(tmp_path):
     for args in (("process", BAKERY, DAY, "--db", "", "--final"), ("status", "--db", "")):
         result = tp(*args)
