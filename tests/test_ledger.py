@@ -219,7 +219,7 @@ def test_selection_by_store_register_and_receipt(db, rules):
 
 
 def statuses_of(result) -> dict:
-    return {c.seen.key[1]: c.status for c in result.changes}
+    return {c.key[1]: c.status for c in result.changes}
 
 
 def test_a_mode_is_required_and_errors_exit_cleanly(db, tmp_path):

@@ -48,7 +48,7 @@ def closing_nets(rules, documents) -> dict:
 
 def test_a_day_with_its_closings_reconciles_per_register_and_method(db, rules):
     result = run(rules, db, ALL)
-    assert {c.seen.key[1]: c.status for c in result.changes if c.seen.kind == "closing"} == {K1: "booked",
+    assert {c.key[1]: c.status for c in result.changes if c.kind == "closing"} == {K1: "booked",
                                                                                           K2: "booked"}
     assert ledger_nets(db) == closing_nets(rules, [r for r in ALL if r.get("status") != "open"])
     d = day_status(db)
@@ -103,7 +103,7 @@ def test_a_changed_closing_is_reversed_and_rebooked_and_a_late_one_goes_in_a_sup
 def test_two_closings_of_one_register_and_day_are_errors_and_nothing_of_them_is_booked(db, rules):
     again = dict(CLOSINGS[K1], id="AMS01-K1-again")
     result = run(rules, db, RECEIPTS + [CLOSINGS[K1], again])
-    errors = {c.seen.key[1]: c.reason for c in result.changes if c.seen.kind == "closing"}
+    errors = {c.key[1]: c.reason for c in result.changes if c.kind == "closing"}
     assert set(errors) == {K1, "AMS01-K1-again"}
     assert all("closed more than once on 2026-11-20" in r for r in errors.values())
     assert statuses(db)[K1] == "error"

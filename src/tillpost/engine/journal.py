@@ -42,19 +42,25 @@ def entry_lines(entry: Entry, decimals: int) -> list[tuple]:
 
 
 def entry_dict(entry: Entry, decimals: int) -> dict:
-    lines = [{"account": account, "debit": debit, "credit": credit, "debtor": debtor, "vat": vat}
-             for account, debit, credit, debtor, vat in entry_lines(entry, decimals)]
+    return entry_fields(entry.journal, entry.date, entry.mode, entry.key, entry.description, entry.receipts,
+                        entry_lines(entry, decimals), entry.closings)
+
+
+def entry_fields(journal: str, date: str, mode: str, key: str, description: str, receipts, lines, closings) -> dict:
+    """The canonical entry of its fields, `lines` as `entry_lines` gives them (the ledger keeps
+    an entry's fields, not the Entry, until it is numbered)."""
     out = {
-        "journal": entry.journal,
-        "date": entry.date,
-        "mode": entry.mode,
-        "key": entry.key,
-        "description": entry.description,
-        "receipts": list(entry.receipts),
-        "lines": lines,
+        "journal": journal,
+        "date": date,
+        "mode": mode,
+        "key": key,
+        "description": description,
+        "receipts": list(receipts),
+        "lines": [{"account": account, "debit": debit, "credit": credit, "debtor": debtor, "vat": vat}
+                  for account, debit, credit, debtor, vat in lines],
     }
-    if entry.closings:  # only when it holds any: the output of a day without closings is unchanged
-        out["closings"] = list(entry.closings)
+    if closings:  # only when it holds any: the output of a day without closings is unchanged
+        out["closings"] = list(closings)
     return out
 
 

@@ -69,7 +69,7 @@ def open_lines(path: str, whole_value: Callable[[bytes], bool]) -> tuple[LineFil
             with open(fd, "rb", closefd=False) as f:
                 return None, f.read()
         after = os.fstat(fd)
-        if _stamp(after) != _stamp(before) or after.st_size != scanned[3]:
+        if stamp(after) != stamp(before) or after.st_size != scanned[3]:
             raise FileChanged(path)
         lines = LineFile(path, fd, *scanned[:3], after)
         fd = -1  # the LineFile's now
@@ -79,7 +79,8 @@ def open_lines(path: str, whole_value: Callable[[bytes], bool]) -> tuple[LineFil
             os.close(fd)
 
 
-def _stamp(st: os.stat_result) -> tuple[int, int]:
+def stamp(st: os.stat_result) -> tuple[int, int]:
+    """What tells that a file changed: its size and modification time."""
     return st.st_size, st.st_mtime_ns
 
 
@@ -185,7 +186,7 @@ class LineFile:
         self.line_numbers = line_numbers
         self._fd = fd
         self._offsets, self._lengths = offsets, lengths
-        self._stamp = _stamp(st)
+        self._stamp = stamp(st)
         self._last = len(offsets) - 1
         # Lines replaced: 1 in `_marks` for a value in `_replaced` (a stub), 2 for None (a line let
         # go of, as the ledger does once it has hashed it): a byte each, not a dict entry.
@@ -231,7 +232,7 @@ class LineFile:
         return data[:end - offset] if size > end - offset else data
 
     def _check(self) -> None:
-        if _stamp(os.fstat(self._fd)) != self._stamp:
+        if stamp(os.fstat(self._fd)) != self._stamp:
             raise FileChanged(self.source)
 
     def __setitem__(self, i: int, value) -> None:

@@ -51,7 +51,7 @@ import orjson
 
 from ..engine.book import _read
 from ..engine.entries import ZERO, Entry, EntryBuilder, EntryLine, _entry
-from ..engine.journal import entry_dict, entry_lines
+from ..engine.journal import entry_dict, entry_fields, entry_lines
 from ..engine.postings import Booking, ReceiptError, Stem, book_receipt, receipt_attributes
 from ..engine.exact import EXACT
 from ..engine.closings import ClosingError, ClosingItem, book_closing, closing_id, take_closings
@@ -147,11 +147,6 @@ class Outcome(NamedTuple):
     key: tuple[str, str]  # (source, id)
     status: str
     reason: str | None
-
-    @property
-    def seen(self) -> "Outcome":
-        """Read like a Change: `c.seen.key`, `c.seen.kind`."""
-        return self
 
 
 @dataclass
@@ -260,7 +255,7 @@ def _seen_texts(obj) -> list[str]:
         return ["", "", "", "", "", ""]
     out = []
     for value in map(obj.get, _SEEN_TEXTS):
-        out.append(value if type(value) is str else "")
+        out.append(value if isinstance(value, str) else "")
     return out
 
 
@@ -270,17 +265,16 @@ def _text(obj, key: str) -> str:
 
 
 def _seen_once(seen: dict[str, Seen], obj, rid: str, make) -> None:
-    content = content_of(obj)
-    digest = hashlib.sha256(content.encode()).hexdigest()
+    digest = content_digest(obj)
     if rid.startswith("#"):
         # No id: it can only be told apart by its content.
         rid = "#" + digest[:12]
     if rid in seen:
         seen[rid].copies += 1
         return
-    fields = (_text(obj, "store"), _text(obj, "register"), _text(obj, "number"), _text(obj, "date"),
-              _text(obj, "created") or _text(obj, "closed") or None)
-    seen[rid] = make((_text(obj, "source"), rid), digest, fields)
+    source, store, register, number, date, created = _seen_texts(obj)
+    fields = (store, register, number, date, created or _text(obj, "closed") or None)
+    seen[rid] = make((source, rid), digest, fields)
 
 
 def scan_closings(inputs: list[Records], selection: Selection) -> dict[str, Seen]:
@@ -324,7 +318,7 @@ def _selected_id(records: Records, i: int, selection: Selection) -> str | None:
     if not selection.matches(obj):
         return None
     rid = receipt_id(obj, i)
-    return rid if not rid.startswith("#") else "#" + hashlib.sha256(content_of(obj).encode()).hexdigest()[:12]
+    return rid if not rid.startswith("#") else "#" + content_digest(obj)[:12]
 
 
 def _copies(inputs: list[Records], selection: Selection) -> dict[str, int]:
@@ -1011,13 +1005,8 @@ def _entry_row(kind: str, corrects: tuple, e: Entry, description: str, decimals:
 def _spooled_entry(n: int, row: list) -> dict:
     """A spooled entry (`_entry_row`) as the result of a run with details has it: as `_entry_dict`."""
     kind, journal, date, mode, key, description, receipts, lines, closings, corrects = row
-    out = {"id": n, "kind": kind, "corrects": corrects, "journal": journal, "date": date, "mode": mode, "key": key,
-           "description": description, "receipts": receipts,
-           "lines": [{"account": a, "debit": d, "credit": c, "debtor": debtor, "vat": vat}
-                     for a, d, c, debtor, vat in lines]}
-    if closings:
-        out["closings"] = closings
-    return out
+    return {"id": n, "kind": kind, "corrects": corrects,
+            **entry_fields(journal, date, mode, key, description, receipts, lines, closings)}
 
 
 def _row(c: Change) -> ReceiptRow:

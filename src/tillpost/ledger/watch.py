@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..engine.linefile import FileChanged
+from ..engine.linefile import FileChanged, stamp as file_stamp
 from ..engine.receipts import InputError
 from .process import STATUSES, Selection, process, run_info
 from .store import LedgerError, Store
@@ -106,7 +106,7 @@ def book_file(ruleset, rules_path: str, store: Store, path: Path, source: str | 
         # and holding it whole here would undo that.
         with path.open("rb") as f:
             digest = hashlib.file_digest(f, "sha256").hexdigest()
-            hashed = _stamp(os.fstat(f.fileno()))
+            hashed = file_stamp(os.fstat(f.fileno()))
     except FileNotFoundError:
         return FileOutcome(path, "gone")
     except OSError as e:
@@ -116,7 +116,7 @@ def book_file(ruleset, rules_path: str, store: Store, path: Path, source: str | 
         records = read(str(path), ruleset, source)
         # What was read is what was hashed: a file still being written waits for the next run
         # (its reads past this point are checked against the read's own look at the file).
-        if _stamp(path.stat()) != hashed:
+        if file_stamp(path.stat()) != hashed:
             return FileOutcome(path, "writing")
     except FileNotFoundError:
         return FileOutcome(path, "gone")
@@ -152,10 +152,6 @@ def book_file(ruleset, rules_path: str, store: Store, path: Path, source: str | 
         return FileOutcome(path, "duplicate", reason=f"the same content as {name}, booked by run {run}")
     _move(path, inbox / "done")
     return FileOutcome(path, "done", counts=result.counts)
-
-
-def _stamp(st: os.stat_result) -> tuple[int, int]:
-    return st.st_size, st.st_mtime_ns
 
 
 def _ledger_error(e: Exception) -> bool:
